@@ -1,0 +1,150 @@
+package config
+
+import (
+	"bytes"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+)
+
+// minRSABits is the smallest RSA key crypto/tls will sign with.
+const minRSABits = 1024
+
+// loadMaterial reads the certificate, key and client CAs together and checks
+// that they can serve: the key matches the certificate, every client CA file
+// holds at least one certificate.
+func (d *decoder) loadMaterial(t *TLSConfig) (*TLSMaterial, []error) {
+	var errs []error
+	certPEM, err := d.pemSource("tls_server_config", "cert_file", t.CertFile, "cert", t.Cert)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	keyPEM, err := d.pemSource("tls_server_config", "key_file", t.KeyFile, "key", string(t.Key))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	m := &TLSMaterial{}
+	if certPEM != nil && keyPEM != nil {
+		certField := firstSet(d, "tls_server_config.cert_file", "tls_server_config.cert")
+		switch {
+		case !hasPEMBlock(certPEM, "CERTIFICATE"):
+			errs = append(errs, d.errorf(certField, "%s holds no PEM certificate", d.source(t.CertFile, "cert")))
+		case !hasPEMKey(keyPEM):
+			errs = append(errs, d.errorf(firstSet(d, "tls_server_config.key_file", "tls_server_config.key"), "%s holds no PEM private key", d.source(t.KeyFile, "key")))
+		default:
+			pair, err := tls.X509KeyPair(certPEM, keyPEM)
+			if err != nil {
+				// crypto/tls errors never include key material.
+				errs = append(errs, &Error{File: d.file, Line: d.fields[certField], Field: certField,
+					Msg: fmt.Sprintf("%s and %s do not make a key pair: %v", d.source(t.CertFile, "cert"), d.source(t.KeyFile, "key"), err), Err: err})
+				break
+			}
+			if k, ok := pair.PrivateKey.(*rsa.PrivateKey); ok && k.N.BitLen() < minRSABits {
+				errs = append(errs, d.errorf(certField, "RSA key of %d bits is too small for TLS (want at least %d)", k.N.BitLen(), minRSABits))
+				break
+			}
+			m.Certificate = pair
+		}
+	}
+
+	caPEM, err := d.pemSource("tls_server_config", "client_ca_file", t.ClientCAFile, "client_ca", t.ClientCA)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if caPEM != nil {
+		field := firstSet(d, "tls_server_config.client_ca_file", "tls_server_config.client_ca")
+		certs, err := parseCertificates(caPEM)
+		switch {
+		case err != nil:
+			errs = append(errs, &Error{File: d.file, Line: d.fields[field], Field: field, Msg: fmt.Sprintf("%s: %v", d.source(t.ClientCAFile, "client_ca"), err), Err: err})
+		case len(certs) == 0:
+			errs = append(errs, d.errorf(field, "%s holds no PEM certificate", d.source(t.ClientCAFile, "client_ca")))
+		default:
+			m.ClientCAs = x509.NewCertPool()
+			for _, c := range certs {
+				m.ClientCAs.AddCert(c)
+			}
+			m.ClientCACerts = certs
+		}
+	}
+	return m, errs
+}
+
+// pemSource returns the bytes of a file field or its inline twin, nil when
+// neither is set.
+func (d *decoder) pemSource(section, fileKey, file, inlineKey, inline string) ([]byte, error) {
+	switch {
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			field := section + "." + fileKey
+			reason := err
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				reason = pe.Err
+			}
+			return nil, &Error{File: d.file, Line: d.fields[field], Field: field, Msg: fmt.Sprintf("cannot read %s: %v", file, reason), Err: err}
+		}
+		return b, nil
+	case inline != "":
+		return []byte(inline), nil
+	}
+	return nil, nil
+}
+
+func (d *decoder) source(file, inlineKey string) string {
+	if file != "" {
+		return file
+	}
+	return "inline " + inlineKey
+}
+
+func hasPEMBlock(data []byte, typ string) bool {
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return false
+		}
+		if b.Type == typ {
+			return true
+		}
+	}
+}
+
+func hasPEMKey(data []byte) bool {
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return false
+		}
+		if b.Type == "PRIVATE KEY" || bytes.HasSuffix([]byte(b.Type), []byte(" PRIVATE KEY")) {
+			return true
+		}
+	}
+}
+
+func parseCertificates(data []byte) ([]*x509.Certificate, error) {
+	var certs []*x509.Certificate
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return certs, nil
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %d: %w", len(certs)+1, err)
+		}
+		certs = append(certs, c)
+	}
+}
