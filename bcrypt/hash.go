@@ -2,6 +2,7 @@ package bcrypt
 
 import (
 	"fmt"
+	"strings"
 
 	xbcrypt "golang.org/x/crypto/bcrypt"
 )
@@ -31,8 +32,10 @@ const alphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234567
 
 // CheckHash reports why hash can never match a password, or nil when it is a
 // well-formed bcrypt hash: "$2a$", "$2b$" or "$2y$", a two-digit cost in
-// MinCost..MaxCost, "$", then 53 characters of bcrypt's base64 (salt and
-// digest). It returns the cost.
+// MinCost..MaxCost, "$", then 53 characters of bcrypt's base64 (22 of salt,
+// 31 of digest), the last one a character bcrypt can end a digest with (the
+// digest is 184 bits, so the last character's two low bits are zero; any
+// other ending means an edited or corrupted hash). It returns the cost.
 func CheckHash(hash string) (int, error) {
 	if len(hash) != 60 {
 		return 0, fmt.Errorf("bcrypt: hash is %d characters long, want 60 (as htpasswd -nB or webguard hash print)", len(hash))
@@ -51,6 +54,9 @@ func CheckHash(hash string) (int, error) {
 		if !containsByte(alphabet, hash[i]) {
 			return 0, fmt.Errorf("bcrypt: hash has %q at position %d, outside bcrypt's base64 alphabet", hash[i], i+1)
 		}
+	}
+	if last := hash[len(hash)-1]; strings.IndexByte(alphabet, last)%4 != 0 {
+		return 0, fmt.Errorf("bcrypt: hash ends in %q, which no bcrypt digest ends in (edited or corrupted hash?)", last)
 	}
 	return cost, nil
 }
