@@ -3,10 +3,13 @@ package config
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	commoncfg "github.com/prometheus/common/config"
+	"go.yaml.in/yaml/v3"
 )
 
 // Config is one web-config file, as loaded by Load or Parse: defaults applied,
@@ -16,12 +19,15 @@ import (
 // A Config is not modified after loading; share it freely.
 type Config struct {
 	// TLS is the tls_server_config section. TLS is off unless it names a
-	// certificate (TLS.IsEnabled).
+	// certificate (TLS.IsEnabled); any other field of the section set
+	// without a certificate is an error.
 	TLS TLSConfig `yaml:"tls_server_config"`
 	// HTTP is the http_server_config section.
 	HTTP HTTPConfig `yaml:"http_server_config"`
 	// Users maps user names to bcrypt hashes (basic_auth_users). When it is
-	// empty, no password is asked for.
+	// empty, no password is asked for. Every hash is well formed (see
+	// bcrypt.CheckHash); names are not empty and hold no ':'. The hashes
+	// marshal as "<secret>" and never appear in errors.
 	Users map[string]commoncfg.Secret `yaml:"basic_auth_users,omitempty"`
 	// RateLimit is the rate_limit section.
 	RateLimit RateLimitConfig `yaml:"rate_limit,omitempty"`
@@ -35,31 +41,40 @@ type TLSConfig struct {
 	// CertFile and KeyFile name the PEM server certificate (with any
 	// intermediates after it) and its private key. Relative paths are relative
 	// to the directory of the web-config file. Cert and Key hold the same PEM
-	// inline; a file and its inline form cannot both be set.
+	// inline; a file and its inline form cannot both be set. Key marshals as
+	// "<secret>". After loading, the paths are absolute or, for Parse with
+	// an empty dir, as written.
 	CertFile string           `yaml:"cert_file,omitempty"`
 	KeyFile  string           `yaml:"key_file,omitempty"`
 	Cert     string           `yaml:"cert,omitempty"`
 	Key      commoncfg.Secret `yaml:"key,omitempty"`
 	// ClientCAFile (or ClientCA inline) holds the PEM certificates that client
-	// certificates are verified against. Setting it requires a ClientAuthType
-	// that asks for client certificates.
+	// certificates are verified against; it must hold at least one. Setting
+	// it requires a ClientAuthType other than NoClientCert.
 	ClientCAFile string `yaml:"client_ca_file,omitempty"`
 	ClientCA     string `yaml:"client_ca,omitempty"`
-	// ClientAuthType is the client certificate policy; NoClientCert by default.
+	// ClientAuthType is the client certificate policy; NoClientCert by
+	// default (also when written as ""). With VerifyClientCertIfGiven or
+	// RequireAndVerifyClientCert and no client CA, clients are verified
+	// against the system roots, as in crypto/tls.
 	ClientAuthType ClientAuthType `yaml:"client_auth_type,omitempty"`
-	// ClientAllowedSANs, when set, admits only clients whose verified
-	// certificate carries one of these values as a DNS, IP, e-mail or URI
-	// subject alternative name (disjunctive: one exact match grants access).
+	// ClientAllowedSANs, when set, admits only clients whose certificate
+	// carries one of these values as a DNS, IP, e-mail or URI subject
+	// alternative name (disjunctive: one exact match grants access). It
+	// requires a ClientAuthType that refuses clients without a certificate
+	// (RequireAnyClientCert or RequireAndVerifyClientCert).
 	ClientAllowedSANs []string `yaml:"client_allowed_sans,omitempty"`
 	// MinVersion and MaxVersion bound the TLS versions offered; TLS12 and
-	// TLS13 by default.
+	// TLS13 by default. MinVersion is not above MaxVersion.
 	MinVersion TLSVersion `yaml:"min_version,omitempty"`
 	MaxVersion TLSVersion `yaml:"max_version,omitempty"`
-	// CipherSuites restricts the TLS 1.0–1.2 cipher suites, by Go's names;
-	// empty means Go's defaults. TLS 1.3 suites are not configurable.
+	// CipherSuites restricts the TLS 1.0–1.2 cipher suites, in file order;
+	// empty means Go's defaults. TLS 1.3 suites are not configurable. With
+	// HTTP/2 on and TLS 1.2 allowed, the list holds one of the two
+	// AES-128-GCM ECDHE suites HTTP/2 requires.
 	CipherSuites []Cipher `yaml:"cipher_suites,omitempty"`
-	// CurvePreferences restricts the key exchange groups, by Go's names;
-	// empty means Go's defaults (which include X25519MLKEM768).
+	// CurvePreferences restricts the key exchange groups, in preference
+	// order; empty means Go's defaults (which include X25519MLKEM768).
 	CurvePreferences []Curve `yaml:"curve_preferences,omitempty"`
 	// PreferServerCipherSuites is accepted for compatibility; Go always
 	// chooses the cipher suite order itself since 1.17. Default true.
@@ -72,14 +87,29 @@ func (t *TLSConfig) IsEnabled() bool {
 	return t.CertFile != "" || t.Cert != ""
 }
 
+// MarshalYAML writes nothing for a section without a certificate: its
+// defaults alone (min_version and the like) would read back as TLS options
+// set without a certificate, which Load refuses.
+func (t TLSConfig) MarshalYAML() (any, error) {
+	if !t.IsEnabled() {
+		return nil, nil
+	}
+	type plain TLSConfig // the same fields, without this method
+	return plain(t), nil
+}
+
 // HTTPConfig is the http_server_config section.
 type HTTPConfig struct {
 	// HTTP2 enables HTTP/2 over TLS; default true. It cannot change without
 	// a restart.
 	HTTP2 *bool `yaml:"http2,omitempty"`
 	// Headers are security headers added to every response. Only
-	// Content-Security-Policy, X-Frame-Options, X-Content-Type-Options,
-	// X-XSS-Protection and Strict-Transport-Security are allowed.
+	// Content-Security-Policy, X-Frame-Options (deny or sameorigin),
+	// X-Content-Type-Options (nosniff), X-XSS-Protection and
+	// Strict-Transport-Security are allowed, names and enumerated values
+	// exactly as written here. After loading, values hold no line breaks
+	// (folded into spaces) and blank free-form values are dropped: every
+	// entry is a header to send as is.
 	Headers map[string]string `yaml:"headers,omitempty"`
 }
 
@@ -89,12 +119,60 @@ func (h *HTTPConfig) HTTP2Enabled() bool {
 }
 
 // RateLimitConfig is the rate_limit section: a token bucket refilled with one
-// token every Interval and holding at most Burst tokens. Interval zero (the
-// default) disables rate limiting; an interval with no burst refuses every
-// request.
+// token every Interval and holding at most Burst tokens, shared by all
+// requests to the server. Interval zero (the default) disables rate limiting;
+// an interval with no burst refuses every request.
 type RateLimitConfig struct {
+	// Interval is written as a Go duration with a unit ("1s", "250ms"); a
+	// bare 0 also disables. Negative values are rejected.
 	Interval time.Duration `yaml:"interval,omitempty"`
-	Burst    int           `yaml:"burst,omitempty"`
+	// Burst is the bucket size; negative values are rejected.
+	Burst int `yaml:"burst,omitempty"`
+}
+
+// UnmarshalYAML reads interval as a duration with a unit. A bare number other
+// than 0 is refused: exporter-toolkit reads it as nanoseconds, which is never
+// what was meant.
+func (r *RateLimitConfig) UnmarshalYAML(n *yaml.Node) error {
+	var raw struct {
+		Interval yaml.Node `yaml:"interval"`
+		Burst    yaml.Node `yaml:"burst"`
+	}
+	if err := n.Decode(&raw); err != nil {
+		return err
+	}
+	iv := &raw.Interval
+	var interval time.Duration
+	switch {
+	case iv.Kind == 0 || isEmpty(iv):
+	case iv.Kind == yaml.ScalarNode && iv.ShortTag() == "!!int":
+		if v, err := strconv.ParseInt(iv.Value, 0, 64); err != nil || v != 0 {
+			return &Error{Line: iv.Line, Msg: fmt.Sprintf("%s has no unit (want a duration such as 1s or 500ms; 0 disables)", iv.Value)}
+		}
+	case iv.Kind == yaml.ScalarNode && iv.ShortTag() == "!!str":
+		d, err := time.ParseDuration(iv.Value)
+		if err != nil {
+			return &Error{Line: iv.Line, Msg: fmt.Sprintf("invalid duration %s (want a number with a unit such as 1s or 500ms; 0 disables)", shown(iv.Value))}
+		}
+		interval = d
+	default:
+		return &Error{Line: iv.Line, Msg: fmt.Sprintf("want a duration such as 1s, got %s", describe(iv))}
+	}
+	var burst int
+	switch b := &raw.Burst; {
+	case b.Kind == 0 || isEmpty(b):
+	case b.Kind == yaml.ScalarNode && b.ShortTag() == "!!int":
+		if err := b.Decode(&burst); err != nil {
+			return err
+		}
+	case b.Kind == yaml.ScalarNode && b.ShortTag() == "!!float":
+		// The YAML library would truncate it; half a request means nothing.
+		return &Error{Line: b.Line, Msg: fmt.Sprintf("want a whole number, got %s", shown(b.Value))}
+	default:
+		return &Error{Line: b.Line, Msg: fmt.Sprintf("want an integer, got %s", describe(b))}
+	}
+	*r = RateLimitConfig{Interval: interval, Burst: burst}
+	return nil
 }
 
 // Enabled reports whether requests are rate limited.

@@ -8,5 +8,14 @@
 // certificate, a file and its inline form both set, a hash that can never
 // match), are rejected with an error naming the file, line and field.
 //
+// Load (or Parse) does all the work once: it decodes strictly (unknown,
+// duplicate and mistyped keys are errors), applies the defaults, resolves
+// relative paths against the directory of the file, validates, and reads the
+// certificate, key and client CA files. A Config it returns is complete and
+// consistent; nothing needs to read those files again. Password hashes and
+// private keys never appear in an error, and marshal as "<secret>".
+//
+// docs/web-configuration.md is the user's manual of the format.
+//
 // The package does no network I/O, starts no goroutines and does not log.
 package config

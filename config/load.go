@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -24,6 +25,10 @@ type Error struct {
 	Field string // dotted path, e.g. "tls_server_config.client_auth_type"
 	Msg   string
 	Err   error // the underlying error, if any
+
+	// col is the column of the value an unmarshaler refused, to tell list
+	// items on one line apart; 0 when unknown.
+	col int
 }
 
 // Error formats as "file:line: field: message", leaving out empty parts.
@@ -66,8 +71,8 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse is Load for a config held in memory. dir is the directory relative
-// file paths are resolved against; name, if not empty, is the file name used
-// in error messages.
+// file paths are resolved against ("" leaves them relative to the working
+// directory). Errors name no file; see ParseNamed. Config.Path returns "".
 func Parse(data []byte, dir string) (*Config, error) {
 	return parse(data, "", dir)
 }
@@ -91,13 +96,6 @@ func parse(data []byte, path, dir string) (*Config, error) {
 	if err := errors.Join(d.validate(c)...); err != nil {
 		return nil, err
 	}
-	if c.TLS.IsEnabled() {
-		m, errs := d.loadMaterial(&c.TLS)
-		if err := errors.Join(errs...); err != nil {
-			return nil, err
-		}
-		c.material = m
-	}
 	return c, nil
 }
 
@@ -106,7 +104,17 @@ func parse(data []byte, path, dir string) (*Config, error) {
 type decoder struct {
 	file   string
 	fields map[string]int // dotted field path -> line
+	// cols holds the column of each list item, whose lines can be shared
+	// ([a, b]). Created on first use.
+	cols map[string]int
+	// given holds the fields written with a value: not null, not "", not an
+	// empty list or mapping. exporter-toolkit treats `cert_file: ""` as
+	// unset, and so do we. Created on first use.
+	given map[string]bool
 }
+
+// isGiven reports whether field was written with a non-empty value.
+func (d *decoder) isGiven(field string) bool { return d.given[field] }
 
 func (d *decoder) errorf(field, format string, args ...any) *Error {
 	return &Error{File: d.file, Line: d.fields[field], Field: field, Msg: fmt.Sprintf(format, args...)}
@@ -118,14 +126,23 @@ func (d *decoder) decode(data []byte, c *Config) error {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
-		if err.Error() == "EOF" {
+		if errors.Is(err, io.EOF) {
 			return nil // empty file, or comments only
 		}
 		return d.yamlError(err)
 	}
+	// A second document would be ignored; half of a config silently
+	// dropped is worse than an error.
 	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		return &Error{File: d.file, Line: extra.Line, Msg: "more than one YAML document"}
+	switch err := dec.Decode(&extra); {
+	case err == nil:
+		line := extra.Line
+		if len(extra.Content) > 0 {
+			line = extra.Content[0].Line
+		}
+		return &Error{File: d.file, Line: line, Msg: "more than one YAML document (remove the second \"---\")"}
+	case !errors.Is(err, io.EOF):
+		return d.yamlError(err)
 	}
 	if len(doc.Content) == 0 {
 		return nil
@@ -177,6 +194,18 @@ func (d *decoder) walk(n *yaml.Node, path string, t reflect.Type, errs *[]error)
 		seen := map[string]int{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
+			if k.ShortTag() == "!!merge" {
+				// "<<: *anchor" (or a list of them) merges mappings in,
+				// as exporter-toolkit's YAML library does.
+				merged := []*yaml.Node{v}
+				if v.Kind == yaml.SequenceNode {
+					merged = v.Content
+				}
+				for _, m := range merged {
+					d.walk(m, path, t, errs)
+				}
+				continue
+			}
 			field := join(path, k.Value)
 			if line, dup := seen[k.Value]; dup {
 				*errs = append(*errs, &Error{File: d.file, Line: k.Line, Field: field, Msg: fmt.Sprintf("duplicate key (first set on line %d)", line)})
@@ -185,10 +214,20 @@ func (d *decoder) walk(n *yaml.Node, path string, t reflect.Type, errs *[]error)
 			seen[k.Value] = k.Line
 			ft, ok := known[k.Value]
 			if !ok {
-				*errs = append(*errs, &Error{File: d.file, Line: k.Line, Field: field, Msg: fmt.Sprintf("unknown field (want one of %s)", strings.Join(names, ", "))})
+				msg := fmt.Sprintf("unknown field (want one of %s)", strings.Join(names, ", "))
+				if s := closest(k.Value, names); s != "" {
+					msg = fmt.Sprintf("unknown field, did you mean %s? (want one of %s)", s, strings.Join(names, ", "))
+				}
+				*errs = append(*errs, &Error{File: d.file, Line: k.Line, Field: field, Msg: msg})
 				continue
 			}
 			d.fields[field] = k.Line
+			if !isEmpty(v) {
+				if d.given == nil {
+					d.given = map[string]bool{}
+				}
+				d.given[field] = true
+			}
 			d.walk(v, field, ft, errs)
 		}
 	case t.Kind() == reflect.Map:
@@ -198,7 +237,7 @@ func (d *decoder) walk(n *yaml.Node, path string, t reflect.Type, errs *[]error)
 		seen := map[string]int{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i]
-			field := path + "[" + strconv.Quote(k.Value) + "]"
+			field := path + "[" + keyShown(k.Value) + "]"
 			if line, dup := seen[k.Value]; dup {
 				*errs = append(*errs, &Error{File: d.file, Line: k.Line, Field: field, Msg: fmt.Sprintf("duplicate key (first set on line %d)", line)})
 				continue
@@ -210,19 +249,74 @@ func (d *decoder) walk(n *yaml.Node, path string, t reflect.Type, errs *[]error)
 		if n.Kind != yaml.SequenceNode {
 			return
 		}
+		if d.cols == nil {
+			d.cols = map[string]int{}
+		}
 		for i, item := range n.Content {
-			d.fields[fmt.Sprintf("%s[%d]", path, i)] = item.Line
+			field := fmt.Sprintf("%s[%d]", path, i)
+			d.fields[field] = item.Line
+			d.cols[field] = item.Column
 		}
 	}
 }
 
 func join(path, key string) string {
+	if looksSecret(key) {
+		key = hidden(key)
+	}
 	if path == "" {
 		return key
 	}
 	return path + "." + key
 }
 
+// secretLike finds what a bcrypt hash or a PEM private key starts with.
+var secretLike = regexp.MustCompile(`\$2[a-z]?\$|PRIVATE KEY`)
+
+// looksSecret reports whether s may be a password hash or a private key put
+// in the wrong place.
+func looksSecret(s string) bool { return secretLike.MatchString(s) }
+
+// hidden stands for a value that is not shown in an error.
+func hidden(s string) string { return fmt.Sprintf("<%d characters not shown>", len(s)) }
+
+// shown quotes a value for an error message unless it may be a secret or is
+// too long or odd to be a name someone mistyped; then it only says how long
+// it is. Errors end up in logs.
+func shown(s string) string {
+	if looksSecret(s) || len(s) > 64 || strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return hidden(s)
+	}
+	return strconv.Quote(s)
+}
+
+// keyShown is shown for a mapping key that names a user or header in a
+// field path. Long keys are kept (they are names, and warnings look fields
+// up by them); only what looks like a secret is hidden.
+func keyShown(s string) string {
+	if looksSecret(s) {
+		return hidden(s)
+	}
+	return strconv.Quote(s)
+}
+
+// isEmpty reports whether n is null, an empty string, or an empty list or
+// mapping.
+func isEmpty(n *yaml.Node) bool {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		return n.Tag == "!!null" || (n.Tag == "!!str" && n.Value == "")
+	case yaml.SequenceNode, yaml.MappingNode:
+		return len(n.Content) == 0
+	}
+	return false
+}
+
+// describe names the kind of a node without its value: a value in the wrong
+// place may be a password hash or a key.
 func describe(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.SequenceNode:
@@ -230,7 +324,101 @@ func describe(n *yaml.Node) string {
 	case yaml.MappingNode:
 		return "a mapping"
 	}
-	return strconv.Quote(n.Value)
+	return yamlKinds[n.ShortTag()]
+}
+
+// yamlKinds names YAML's scalar tags for error messages.
+var yamlKinds = map[string]string{
+	"!!str":       "a string",
+	"!!int":       "a number",
+	"!!float":     "a number",
+	"!!bool":      "a boolean",
+	"!!null":      "nothing",
+	"!!binary":    "binary data",
+	"!!timestamp": "a timestamp",
+	"!!seq":       "a list",
+	"!!map":       "a mapping",
+}
+
+// goKinds names the Go types of Config's fields as a web.yml author knows
+// them.
+var goKinds = map[string]string{
+	"bool":                     "true or false",
+	"int":                      "an integer",
+	"string":                   "a string",
+	"config.Secret":            "a string",
+	"[]string":                 "a list of strings",
+	"map[string]string":        "a mapping of names to strings",
+	"map[string]config.Secret": "a mapping of user names to bcrypt hashes",
+	"[]config.Cipher":          "a list of cipher suite names",
+	"[]config.Curve":           "a list of curve names",
+	"config.TLSConfig":         "a mapping",
+	"config.HTTPConfig":        "a mapping",
+	"config.RateLimitConfig":   "a mapping",
+	"config.Config":            "a mapping",
+	"config.TLSVersion":        "a TLS version name",
+	"config.ClientAuthType":    "a client auth type name",
+	"config.Cipher":            "a cipher suite name",
+	"config.Curve":             "a curve name",
+	"time.Duration":            "a duration such as 1s",
+}
+
+// yamlTypeMsg matches the decoder's type errors, which quote the value: a
+// value in the wrong place may be a secret, so it is dropped.
+var yamlTypeMsg = regexp.MustCompile("^cannot unmarshal (!!\\w+)(?: `[^`]*`)? into (.+)$")
+
+// typeMsg rewrites a decoder type error as "want ..., got ...", without the
+// value.
+func typeMsg(msg string) string {
+	m := yamlTypeMsg.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	got := yamlKinds[m[1]]
+	if got == "" {
+		got = m[1]
+	}
+	want := goKinds[m[2]]
+	if want == "" {
+		want = m[2]
+	}
+	return fmt.Sprintf("want %s, got %s", want, got)
+}
+
+// closest returns the name in names nearest to s when it is close enough to
+// be a typo, or "".
+func closest(s string, names []string) string {
+	best, bestDist := "", 3
+	for _, n := range names {
+		if strings.EqualFold(s, n) {
+			return n
+		}
+		if d := editDistance(strings.ToLower(s), n); d < bestDist {
+			best, bestDist = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // yamlError turns the decoder's errors into Errors with the file, line and,
@@ -240,7 +428,7 @@ func (d *decoder) yamlError(err error) error {
 	if errors.As(err, &fe) {
 		fe.File = d.file
 		if fe.Field == "" {
-			fe.Field = d.fieldAt(fe.Line)
+			fe.Field = d.fieldAt(fe.Line, fe.col)
 		}
 		return fe
 	}
@@ -258,17 +446,25 @@ func (d *decoder) yamlError(err error) error {
 func (d *decoder) lineError(msg string) *Error {
 	m := yamlLine.FindStringSubmatch(strings.TrimPrefix(msg, "yaml: "))
 	if m == nil {
-		return &Error{File: d.file, Msg: strings.TrimPrefix(msg, "yaml: ")}
+		return &Error{File: d.file, Msg: typeMsg(strings.TrimPrefix(msg, "yaml: "))}
 	}
 	line, _ := strconv.Atoi(m[1])
-	return &Error{File: d.file, Line: line, Field: d.fieldAt(line), Msg: m[2]}
+	return &Error{File: d.file, Line: line, Field: d.fieldAt(line, 0), Msg: typeMsg(m[2])}
 }
 
-// fieldAt returns the most specific field recorded on line.
-func (d *decoder) fieldAt(line int) string {
+// fieldAt returns the field recorded on line, at col when that is known;
+// among several on the line, the most specific (then the first by name, to
+// be deterministic).
+func (d *decoder) fieldAt(line, col int) string {
 	var best string
 	for f, l := range d.fields {
-		if l == line && len(f) > len(best) {
+		if l != line {
+			continue
+		}
+		if col > 0 && d.cols[f] == col {
+			return f
+		}
+		if len(f) > len(best) || len(f) == len(best) && f < best {
 			best = f
 		}
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
@@ -34,6 +35,9 @@ func (d *decoder) loadMaterial(t *TLSConfig) (*TLSMaterial, []error) {
 		switch {
 		case !hasPEMBlock(certPEM, "CERTIFICATE"):
 			errs = append(errs, d.errorf(certField, "%s holds no PEM certificate", d.source(t.CertFile, "cert")))
+		case parseErr(certPEM) != nil:
+			err := parseErr(certPEM)
+			errs = append(errs, &Error{File: d.file, Line: d.fields[certField], Field: certField, Msg: fmt.Sprintf("%s: %v", d.source(t.CertFile, "cert"), err), Err: err})
 		case !hasPEMKey(keyPEM):
 			errs = append(errs, d.errorf(firstSet(d, "tls_server_config.key_file", "tls_server_config.key"), "%s holds no PEM private key", d.source(t.KeyFile, "key")))
 		default:
@@ -44,8 +48,8 @@ func (d *decoder) loadMaterial(t *TLSConfig) (*TLSMaterial, []error) {
 					Msg: fmt.Sprintf("%s and %s do not make a key pair: %v", d.source(t.CertFile, "cert"), d.source(t.KeyFile, "key"), err), Err: err})
 				break
 			}
-			if k, ok := pair.PrivateKey.(*rsa.PrivateKey); ok && k.N.BitLen() < minRSABits {
-				errs = append(errs, d.errorf(certField, "RSA key of %d bits is too small for TLS (want at least %d)", k.N.BitLen(), minRSABits))
+			if msg := weakKey(pair.PrivateKey); msg != "" {
+				errs = append(errs, d.errorf(firstSet(d, "tls_server_config.key_file", "tls_server_config.key"), "%s: %s", d.source(t.KeyFile, "key"), msg))
 				break
 			}
 			m.Certificate = pair
@@ -97,6 +101,15 @@ func (d *decoder) pemSource(section, fileKey, file, inlineKey, inline string) ([
 	return nil, nil
 }
 
+// weakKey describes why crypto/tls would refuse to sign with key, or returns
+// "".
+func weakKey(key crypto.PrivateKey) string {
+	if k, ok := key.(*rsa.PrivateKey); ok && k.N.BitLen() < minRSABits {
+		return fmt.Sprintf("RSA key of %d bits is too small for TLS (want at least %d; 2048 or more recommended)", k.N.BitLen(), minRSABits)
+	}
+	return ""
+}
+
 func (d *decoder) source(file, inlineKey string) string {
 	if file != "" {
 		return file
@@ -128,6 +141,12 @@ func hasPEMKey(data []byte) bool {
 			return true
 		}
 	}
+}
+
+// parseErr reports the first certificate in data that does not parse.
+func parseErr(data []byte) error {
+	_, err := parseCertificates(data)
+	return err
 }
 
 func parseCertificates(data []byte) ([]*x509.Certificate, error) {

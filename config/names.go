@@ -51,11 +51,16 @@ func (c ClientAuthType) Requires() bool {
 	return c.TLS() == tls.RequireAnyClientCert || c.TLS() == tls.RequireAndVerifyClientCert
 }
 
-// UnmarshalYAML accepts the exact, case-sensitive names.
+// UnmarshalYAML accepts the exact, case-sensitive names. An empty string is
+// NoClientCert, as in exporter-toolkit.
 func (c *ClientAuthType) UnmarshalYAML(n *yaml.Node) error {
 	var s string
 	if err := n.Decode(&s); err != nil {
 		return err
+	}
+	if s == "" {
+		*c = ClientAuthType(tls.NoClientCert)
+		return nil
 	}
 	for _, e := range clientAuthNames {
 		if e.name == s {
@@ -118,9 +123,11 @@ func (v *TLSVersion) UnmarshalYAML(n *yaml.Node) error {
 // MarshalYAML writes the web.yml spelling.
 func (v TLSVersion) MarshalYAML() (any, error) { return v.String(), nil }
 
-// Cipher is a TLS 1.0–1.2 cipher suite, written by its Go name, e.g.
-// TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256. Suites Go lists as insecure are
-// refused.
+// Cipher is a cipher suite, written by its Go name, e.g.
+// TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: one of those tls.CipherSuites
+// returns. Suites Go lists as insecure (tls.InsecureCipherSuites) are
+// refused. The TLS 1.3 names are accepted, as exporter-toolkit accepts them,
+// but have no effect: TLS 1.3 suites are not configurable.
 type Cipher uint16
 
 // String returns the Go name of the suite.
@@ -142,7 +149,7 @@ func (c *Cipher) UnmarshalYAML(n *yaml.Node) error {
 	}
 	for _, cs := range tls.InsecureCipherSuites() {
 		if cs.Name == s {
-			return &Error{Line: n.Line, Msg: fmt.Sprintf("cipher suite %q is insecure and not allowed", s)}
+			return &Error{Line: n.Line, col: n.Column, Msg: fmt.Sprintf("cipher suite %q is insecure and not allowed (want one of %s)", s, strings.Join(names, ", "))}
 		}
 	}
 	return unknownValue(n, s, names)
@@ -198,6 +205,15 @@ func (c *Curve) UnmarshalYAML(n *yaml.Node) error {
 // MarshalYAML writes the web.yml spelling.
 func (c Curve) MarshalYAML() (any, error) { return c.String(), nil }
 
+// unknownValue reports a name that is not in want, pointing out a
+// difference in case: names are case-sensitive.
 func unknownValue(n *yaml.Node, got string, want []string) error {
-	return &Error{Line: n.Line, Msg: fmt.Sprintf("unknown value %q (want one of %s)", got, strings.Join(slices.Clip(want), ", "))}
+	msg := fmt.Sprintf("unknown value %s (want one of %s)", shown(got), strings.Join(slices.Clip(want), ", "))
+	for _, w := range want {
+		if strings.EqualFold(w, got) {
+			msg = fmt.Sprintf("unknown value %s: names are case-sensitive, did you mean %s? (want one of %s)", shown(got), w, strings.Join(want, ", "))
+			break
+		}
+	}
+	return &Error{Line: n.Line, col: n.Column, Msg: msg}
 }
