@@ -34,6 +34,7 @@ type Config struct {
 
 	path     string
 	material *TLSMaterial
+	lines    map[string]int // field path -> line in the file, for warnings
 }
 
 // TLSConfig is the tls_server_config section.

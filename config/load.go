@@ -88,7 +88,7 @@ func ParseNamed(data []byte, name, dir string) (*Config, error) {
 
 func parse(data []byte, path, dir string) (*Config, error) {
 	d := &decoder{file: path, fields: map[string]int{}}
-	c := &Config{path: path}
+	c := &Config{path: path, lines: d.fields}
 	if err := d.decode(data, c); err != nil {
 		return nil, err
 	}
