@@ -1,0 +1,53 @@
+// Package web serves an HTTP endpoint secured by a web-config file (web.yml):
+// TLS and mutual TLS with client SAN allow-lists, basic authentication with
+// bcrypt hashes, security headers and a rate limit. The file format is the one
+// Prometheus exporters share through exporter-toolkit, and so is the API an
+// exporter calls: switching is an import change.
+//
+//	flags := web.AddFlags(flag.CommandLine, ":9100")
+//	flag.Parse()
+//	server := &http.Server{Handler: mux}
+//	if err := web.ListenAndServe(server, flags, logger); !errors.Is(err, http.ErrServerClosed) {
+//		log.Fatal(err)
+//	}
+//
+// Programs that want more (an explicit Reload on SIGHUP, metrics, one config
+// for several servers) create a Guard with New and serve through it.
+//
+// # How a change is applied
+//
+// The Guard compiles the config once per change into an immutable snapshot:
+// the tls.Config, the user table, the header set and the rate limiter. The
+// TLS handshake (through tls.Config.GetConfigForClient) and every request
+// only load the current snapshot; nothing on those paths reads a file or
+// parses YAML. While serving, the Guard watches the config file and the
+// certificate, key and CA files it names, and reloads when they change. A
+// change that does not load or compile is logged and counted, and the last
+// good config keeps being served. TLS on or off and HTTP/2 on or off cannot
+// change while serving: such a change is refused with a log line and the rest
+// of it applies.
+//
+// # Requests
+//
+// Every response carries the configured security headers. With
+// basic_auth_users, a request without valid credentials gets 401 with a
+// Basic challenge, one with two Authorization headers gets 400, and one that
+// arrives while too many password checks are in progress gets 429 with
+// Retry-After. The rate limit (rate_limit) answers 429 with Retry-After; it
+// keeps one token bucket for authenticated clients (a verified client
+// certificate, or accepted credentials) and one for everything else, so a
+// flood of unauthenticated requests cannot spend a scraper's budget.
+//
+// With client_allowed_sans, a client must present a certificate with one of
+// the listed names as a DNS, IP, e-mail or URI subject alternative name; a
+// client without a certificate is refused at the handshake, also under the
+// client auth types that otherwise admit it.
+//
+// # Listeners
+//
+// --web.listen-address may be repeated; "vsock://:PORT" and
+// "vsock://CID:PORT" listen on VM sockets. --web.systemd-socket serves the
+// sockets systemd passes by socket activation. Serve sets an http.Server's
+// ReadHeaderTimeout to 10 seconds when it is zero, which also bounds TLS
+// handshakes.
+package web

@@ -1,0 +1,94 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestLandingPage(t *testing.T) {
+	h, err := NewLandingPage(LandingConfig{
+		RoutePrefix: "/exporter",
+		Name:        "Node <Exporter>",
+		Description: `Hardware & OS metrics <script>alert(1)</script>`,
+		HeaderColor: "red; background: url(javascript:alert(1))",
+		Version:     "(version=1.2.3)",
+		Profiling:   "true",
+		Links: []LandingLinks{
+			{Address: "/metrics", Text: "Metrics", Description: "what Prometheus scrapes"},
+			{Address: "probe", Text: "Probe"},
+			{Address: `x" onclick="alert(1)`, Text: "quoted"},
+		},
+		Form: LandingForm{Action: "probe", Width: 20, Inputs: []LandingFormInput{
+			{Label: "Target", Type: "text", Name: "target", Placeholder: "host:port", Value: `"><b>`},
+		}},
+		ExtraHTML: `<p class="extra">trusted</p>`,
+		ExtraCSS:  `.extra { color: blue; }`,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/exporter/", h)
+	mux.Handle("/exporter", h)
+	// Served through a Guard, as an exporter would.
+	base, _ := serveHandler(t, newGuard(t, t.TempDir(), headersYAML, nil), mux)
+
+	resp := mustGet(t, http.DefaultClient, base+"/exporter/", http.StatusOK)
+	checkHeaders(t, resp)
+	if ct := resp.Header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	_, page, err := fetch(t, http.DefaultClient, base+"/exporter/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"<title>Node &lt;Exporter&gt;</title>",
+		"Hardware &amp; OS metrics &lt;script&gt;alert(1)&lt;/script&gt;",
+		`<a href="/metrics">Metrics</a> what Prometheus scrapes`,
+		`<a href="/exporter/probe">Probe</a>`,
+		`href="/exporter/x%22%20onclick=%22alert%281%29"`,
+		`action="/exporter/probe"`,
+		`value="&#34;&gt;&lt;b&gt;"`,
+		`width: 20em`,
+		`<a href="/exporter/debug/pprof">Profiling</a>`,
+		`<p class="extra">trusted</p>`,
+		`.extra { color: blue; }`,
+		"(version=1.2.3)",
+		"ZgotmplZ", // the unsafe header colour was neutralised
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q:\n%s", want, page)
+		}
+	}
+	if strings.Contains(page, "<script") || strings.Contains(page, "javascript:") {
+		t.Errorf("page has script:\n%s", page)
+	}
+	mustGet(t, http.DefaultClient, base+"/exporter", http.StatusOK)
+	mustGet(t, http.DefaultClient, base+"/exporter/other", http.StatusNotFound)
+	req, _ := http.NewRequest(http.MethodPost, base+"/exporter/", nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Error(err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST: %d", resp.StatusCode)
+	}
+}
+
+func TestLandingPageDefaults(t *testing.T) {
+	h, err := NewLandingPage(LandingConfig{Name: "Exporter", Links: []LandingLinks{{Address: "metrics", Text: "Metrics"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _ := serveHandler(t, newGuard(t, t.TempDir(), "", nil), h)
+	_, page, err := fetch(t, http.DefaultClient, base+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`<a href="/metrics">Metrics</a>`, "background: #e6522c", "font-family"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q:\n%s", want, page)
+		}
+	}
+	mustGet(t, http.DefaultClient, base+"/metrics", http.StatusNotFound)
+}

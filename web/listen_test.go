@@ -1,0 +1,252 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseVsock(t *testing.T) {
+	for _, tt := range []struct {
+		addr      string
+		cid, port uint32
+		hasCID    bool
+		err       string
+	}{
+		{addr: "vsock://:9100", port: 9100},
+		{addr: "vsock://3:9100", cid: 3, port: 9100, hasCID: true},
+		{addr: "vsock://4294967295:1", cid: 4294967295, port: 1, hasCID: true},
+		{addr: "vsock://:0", port: 0},
+		{addr: "vsock://9100", err: "want vsock://:PORT or vsock://CID:PORT"},
+		{addr: "vsock://:", err: "want vsock://:PORT"},
+		{addr: "vsock://:http", err: `port "http" is not a number`},
+		{addr: "vsock://:4294967296", err: "port"},
+		{addr: "vsock://host:1", err: `context ID "host" is not a number`},
+		{addr: "vsock://-1:1", err: "context ID"},
+	} {
+		t.Run(tt.addr, func(t *testing.T) {
+			cid, port, hasCID, err := parseVsock(tt.addr)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) || !strings.Contains(err.Error(), tt.addr) {
+					t.Fatalf("err = %v, want it to name %q and say %q", err, tt.addr, tt.err)
+				}
+				return
+			}
+			if err != nil || cid != tt.cid || port != tt.port || hasCID != tt.hasCID {
+				t.Fatalf("= %d, %d, %v, %v", cid, port, hasCID, err)
+			}
+		})
+	}
+}
+
+// TestListenVsock listens on a VM socket where the machine has them, and
+// otherwise checks that the error says what failed and where.
+func TestListenVsock(t *testing.T) {
+	l, err := listenOne("vsock://:0")
+	if err == nil {
+		t.Logf("vsock is available: listening on %s", l.Addr())
+		l.Close()
+	} else if !strings.Contains(err.Error(), "web: listen on vsock://:0") {
+		t.Errorf("error %q does not name the address", err)
+	}
+	// A context ID that is not this machine's fails with or without vsock.
+	if l, err := listenOne("vsock://4000000000:1024"); err == nil {
+		l.Close()
+		t.Error("listening on a foreign context ID succeeded")
+	} else if !strings.Contains(err.Error(), "web: listen on vsock://4000000000:1024") {
+		t.Errorf("error %q does not name the address", err)
+	}
+	if _, err := listenOne("vsock://x:1"); err == nil || !strings.Contains(err.Error(), `context ID "x"`) {
+		t.Errorf("bad vsock address: %v", err)
+	}
+}
+
+func TestListenErrors(t *testing.T) {
+	if _, err := listen(nil, ""); err == nil || !strings.Contains(err.Error(), "no listen address") {
+		t.Errorf("no address: %v", err)
+	}
+	// A second address that cannot be opened closes the first.
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addrs := []string{"127.0.0.1:0", taken.Addr().String()}
+	_, err = listen(&FlagConfig{WebListenAddresses: &addrs}, "")
+	if err == nil || !strings.Contains(err.Error(), "web: listen on "+taken.Addr().String()) {
+		t.Errorf("taken address: %v", err)
+	}
+	off := false
+	if _, err := listen(&FlagConfig{WebSystemdSocket: &off, WebListenAddresses: &addrs}, ""); err == nil {
+		t.Error("WebSystemdSocket=false should listen on the addresses")
+	}
+	on := true
+	if _, err := listen(&FlagConfig{WebSystemdSocket: &on}, ""); err == nil || !strings.Contains(err.Error(), "systemd passed no listening") {
+		t.Errorf("systemd without sockets: %v", err)
+	}
+}
+
+// listeningRE finds the addresses in startup log lines.
+var listeningRE = regexp.MustCompile(`listening address=(\S+)`)
+
+// TestListenAndServe is the exporter-toolkit entry point with two listen
+// addresses and a config file: the addresses are learnt from the startup
+// log lines.
+func TestListenAndServe(t *testing.T) {
+	dir := t.TempDir()
+	file := putFile(t, dir, "web.yml", headersYAML)
+	addrs := []string{"127.0.0.1:0", "127.0.0.1:0"}
+	flags := &FlagConfig{WebListenAddresses: &addrs, WebConfigFile: &file}
+	logs, logger := newLogRecorder()
+	srv := &http.Server{Handler: okHandler}
+	done := make(chan error, 1)
+	go func() { done <- ListenAndServe(srv, flags, logger) }()
+	t.Cleanup(func() { srv.Close() })
+
+	var seen []string
+	deadline := time.Now().Add(5 * time.Second)
+	for len(seen) < 2 && time.Now().Before(deadline) {
+		seen = nil
+		for _, line := range logs.matching("listening") {
+			seen = append(seen, listeningRE.FindStringSubmatch(line)[1])
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if len(seen) != 2 || seen[0] == seen[1] {
+		t.Fatalf("listening on %q, want two addresses", seen)
+	}
+	for _, a := range seen {
+		checkHeaders(t, mustGet(t, http.DefaultClient, "http://"+a, http.StatusOK))
+	}
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		t.Fatalf("ListenAndServe returned %v", err)
+	}
+}
+
+func TestCompatServe(t *testing.T) {
+	dir := t.TempDir()
+	file := putFile(t, dir, "web.yml", headersYAML)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: okHandler}
+	done := make(chan error, 1)
+	go func() { done <- Serve(l, srv, &FlagConfig{WebConfigFile: &file}, nil) }()
+	t.Cleanup(func() { srv.Close() })
+	checkHeaders(t, mustGet(t, http.DefaultClient, "http://"+l.Addr().String(), http.StatusOK))
+	srv.Close()
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		t.Fatalf("Serve returned %v", err)
+	}
+
+	bad := putFile(t, dir, "bad.yml", "nope: 1\n")
+	if err := ServeMultiple(nil, &http.Server{}, &FlagConfig{WebConfigFile: &bad}, nil); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("ServeMultiple with a bad config: %v", err)
+	}
+}
+
+// systemdChildEnv marks the re-executed test binary as the socket-activated
+// child.
+const systemdChildEnv = "WEBGUARD_TEST_SYSTEMD_CHILD"
+
+// TestSystemdSocketActivation passes a listening socket to a child process
+// the way systemd does (fd 3, LISTEN_FDS=1, LISTEN_PID set to the child's
+// pid by the shell that execs it) and checks that the child, running
+// ListenAndServe with --web.systemd-socket, serves on it.
+func TestSystemdSocketActivation(t *testing.T) {
+	if os.Getenv(systemdChildEnv) != "" {
+		t.Skip("in the child")
+	}
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	f, err := l.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// exec keeps the pid, so $$ is the pid the Go child sees.
+	cmd := exec.CommandContext(ctx, sh, "-c", `LISTEN_PID=$$ exec "$0" -test.run='^TestSystemdChild$' -test.v`, os.Args[0])
+	cmd.Env = append(os.Environ(), systemdChildEnv+"=1", "LISTEN_FDS=1")
+	cmd.ExtraFiles = []*os.File{f}
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cancel()
+		<-waited
+	})
+	// The parent's copies of the socket must not accept: only the child
+	// does.
+	f.Close()
+	l.Close()
+
+	resp := mustGet(t, &http.Client{Timeout: 10 * time.Second}, "http://"+l.Addr().String()+"/quit", http.StatusOK)
+	if got := resp.Header.Get("X-Served-By"); got != "systemd child" {
+		t.Errorf("served by %q", got)
+	}
+	select {
+	case err := <-waited:
+		waited <- err
+		if err != nil {
+			t.Fatalf("child: %v\n%s", err, out.String())
+		}
+		if !strings.Contains(out.String(), "PASS") {
+			t.Errorf("child output:\n%s", out.String())
+		}
+	case <-ctx.Done():
+		t.Fatalf("child did not exit:\n%s", out.String())
+	}
+}
+
+// TestSystemdChild is the child of TestSystemdSocketActivation; alone it
+// does nothing.
+func TestSystemdChild(t *testing.T) {
+	if os.Getenv(systemdChildEnv) == "" {
+		t.Skip("run by TestSystemdSocketActivation")
+	}
+	on := true
+	none := []string{}
+	srv := &http.Server{}
+	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Served-By", "systemd child")
+		io.WriteString(w, "ok")
+		if r.URL.Path == "/quit" {
+			go srv.Shutdown(context.Background())
+		}
+	})
+	err := ListenAndServe(srv, &FlagConfig{WebSystemdSocket: &on, WebListenAddresses: &none}, nil)
+	if !errors.Is(err, http.ErrServerClosed) {
+		t.Fatalf("ListenAndServe: %v", err)
+	}
+	if os.Getenv("LISTEN_FDS") != "" {
+		t.Error("LISTEN_FDS left in the environment")
+	}
+	fmt.Println("child served on the inherited socket")
+}

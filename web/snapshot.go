@@ -1,0 +1,120 @@
+package web
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/webguard/webguard/bcrypt"
+	"github.com/webguard/webguard/config"
+)
+
+// snapshot is everything the handshake and request paths need, built once per
+// config change by compile and never modified after the Guard publishes it.
+type snapshot struct {
+	cfg *config.Config
+	// tls is what GetConfigForClient returns; nil when TLS is off.
+	tls *tls.Config
+	// material is the certificate and client CAs tls serves, for the expiry
+	// metrics; nil when TLS is off.
+	material *config.TLSMaterial
+	// http2 says whether tls offers h2 by ALPN.
+	http2 bool
+	// users is nil when no password is asked for.
+	users *bcrypt.Users
+	// headers are set on every response, names canonical.
+	headers []header
+	// limiter is nil when requests are not rate limited.
+	limiter *limiter
+}
+
+// header is one configured response header. value is shared by every
+// response and has no spare capacity, so that a handler's Header().Add
+// copies it rather than writing into it.
+type header struct {
+	name  string
+	value []string
+}
+
+// compile builds a snapshot from a loaded config: the tls.Config, the user
+// table, the header set and the rate limiter. It reads no file: the
+// certificate, key and client CAs come from cfg.TLSMaterial, read at load
+// time.
+func compile(cfg *config.Config) (*snapshot, error) {
+	s := &snapshot{cfg: cfg, http2: cfg.HTTP.HTTP2Enabled()}
+	if len(cfg.Users) > 0 {
+		hashes := make(map[string]string, len(cfg.Users))
+		for user, hash := range cfg.Users {
+			hashes[user] = string(hash)
+		}
+		users, err := bcrypt.NewUsers(hashes)
+		if err != nil {
+			return nil, fmt.Errorf("web: basic_auth_users: %w", err)
+		}
+		s.users = users
+	}
+	for name, value := range cfg.HTTP.Headers {
+		s.headers = append(s.headers, header{name: http.CanonicalHeaderKey(name), value: []string{value}})
+	}
+	slices.SortFunc(s.headers, func(a, b header) int { return strings.Compare(a.name, b.name) })
+	if cfg.RateLimit.Enabled() {
+		s.limiter = newLimiter(cfg.RateLimit)
+	}
+	if cfg.TLS.IsEnabled() {
+		if err := s.compileTLS(&cfg.TLS, cfg.TLSMaterial()); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *snapshot) compileTLS(t *config.TLSConfig, m *config.TLSMaterial) error {
+	if m == nil || len(m.Certificate.Certificate) == 0 {
+		return fmt.Errorf("web: tls_server_config: no server certificate was loaded")
+	}
+	tc := &tls.Config{
+		Certificates: []tls.Certificate{m.Certificate},
+		ClientAuth:   t.ClientAuthType.TLS(),
+		// Nil (no client CA) verifies against the system roots, as
+		// config.TLSConfig documents; config.Warnings says so.
+		ClientCAs:  m.ClientCAs,
+		MinVersion: uint16(t.MinVersion),
+		MaxVersion: uint16(t.MaxVersion),
+		NextProtos: nextProtos(s.http2),
+	}
+	for _, c := range t.CipherSuites {
+		tc.CipherSuites = append(tc.CipherSuites, uint16(c))
+	}
+	for _, c := range t.CurvePreferences {
+		tc.CurvePreferences = append(tc.CurvePreferences, tls.CurveID(c))
+	}
+	if len(t.ClientAllowedSANs) > 0 {
+		tc.VerifyConnection = newSANSet(t.ClientAllowedSANs).verify
+	}
+	s.tls = tc
+	s.material = m
+	return nil
+}
+
+// nextProtos is what the server offers by ALPN.
+func nextProtos(http2 bool) []string {
+	if http2 {
+		return []string{"h2", "http/1.1"}
+	}
+	return []string{"http/1.1"}
+}
+
+// withHTTP2 returns a copy of s whose TLS config offers h2 or not, for a
+// reload that changes http2 while the server cannot. s itself is not
+// modified: it may already be published.
+func (s *snapshot) withHTTP2(on bool) *snapshot {
+	c := *s
+	c.http2 = on
+	if s.tls != nil {
+		c.tls = s.tls.Clone()
+		c.tls.NextProtos = nextProtos(on)
+	}
+	return &c
+}
