@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// shellBlocks returns the ```sh blocks of a Markdown page, in order: the
+// session the page promises runs top to bottom. Output is shown in ```text
+// blocks, which are not run.
+func shellBlocks(page string) string {
+	var b strings.Builder
+	in := false
+	for line := range strings.Lines(page) {
+		switch {
+		case !in && strings.TrimSpace(line) == "```sh":
+			in = true
+		case in && strings.HasPrefix(line, "```"):
+			in = false
+		case in:
+			b.WriteString(line)
+		}
+	}
+	return b.String()
+}
+
+// TestDocs runs each operator page's shell session in an empty directory
+// with the built webguard first on PATH, and checks a few things it prints.
+func TestDocs(t *testing.T) {
+	bash := need(t, "bash")
+	for _, tool := range []string{"curl", "openssl", "htpasswd", "promtool", "prometheus-node-exporter"} {
+		need(t, tool)
+	}
+	tests := []struct {
+		page  string
+		ports bool     // the page uses ports 9100 and 9101: use free ones
+		want  []string // in the combined output
+	}{
+		{"validate-a-config.md", false, []string{"web.yml: OK", "weak.yml: OK (3 warnings)", "failing because of --strict", "exit status 1"}},
+		{"make-a-password-hash.md", false, []string{"$2a$10$", "Password for user prometheus correct.", "$2a$12$", "webguard hash: empty password"}},
+		{"make-certificates.md", false, []string{"pki/server.crt: OK", "pki/client.crt: OK", "DNS:node1.example.org", "web.yml: OK", "already exists; use --force"}},
+		{"secure-an-exporter-you-cannot-change.md", true, []string{"node_load1 ", "\n401\n", "\n200\n", "SUCCESS", `msg="shutting down"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.page, func(t *testing.T) {
+			page, err := os.ReadFile(filepath.Join("..", "..", "docs", tt.page))
+			if err != nil {
+				t.Fatal(err)
+			}
+			script := shellBlocks(string(page))
+			if script == "" {
+				t.Fatal("no shell session in the page")
+			}
+			if tt.ports {
+				script = strings.NewReplacer("9100", freePort(t), "9101", freePort(t)).Replace(script)
+			}
+			dir := t.TempDir()
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bash, "-euo", "pipefail", "-c", script)
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(binary)+string(os.PathListSeparator)+os.Getenv("PATH"))
+			// The session starts background processes; if it fails half-way
+			// they must not outlive the test, so it gets its own group.
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			err = cmd.Start()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("the session in docs/%s fails: %v\n%s", tt.page, err, out.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("the session's output lacks %q:\n%s", w, out.String())
+				}
+			}
+		})
+	}
+}
