@@ -1,9 +1,7 @@
 package web
 
 import (
-	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 
 	"github.com/webguard/webguard/bcrypt"
@@ -49,18 +47,15 @@ func (h *guardHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.metrics.auth.WithLabelValues(reason).Inc()
-	level := slog.LevelInfo
+	// Debug, like handshake failures: a password flood must not fill the
+	// log; the counter above is what alerts are built on.
 	attrs := []any{"remote", r.RemoteAddr, "reason", reason}
-	switch reason {
-	case authNoCredentials:
-		// Every browser's first request: routine.
-		level = slog.LevelDebug
-	case authWrongPassword:
+	if reason == authWrongPassword {
 		// The user exists; an unknown "user" may be a password typed in
 		// the wrong field, so only known names are logged.
 		attrs = append(attrs, "user", user)
 	}
-	g.logger.Log(context.Background(), level, "HTTP request refused by basic auth", attrs...)
+	g.logger.Debug("HTTP request refused by basic auth", attrs...)
 
 	if reason == authBusy {
 		hdr.Set("Retry-After", "1")

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/webguard/webguard/bcrypt"
@@ -188,4 +189,38 @@ func TestHandlerWithoutServe(t *testing.T) {
 	url := "https://" + l.Addr().String()
 	mustGet(t, p.httpClient(nil), url, http.StatusUnauthorized)
 	mustGet(t, p.httpClient(nil), url, http.StatusOK, basicAuth("alice", "pw"))
+}
+
+// TestAuthFailureLogs checks what a refused request leaves in the log: one
+// debug line with the remote address and the reason, the user name only when
+// it exists, and never a password, under TLS and mTLS alike.
+func TestAuthFailureLogs(t *testing.T) {
+	p := newTestPKI(t)
+	logs, logger := newLogRecorder()
+	const secret = "s3cret-typed-in-the-user-field"
+	yml := p.tlsSection() + fmt.Sprintf("basic_auth_users:\n  alice: %s\n", testHash(t, "alice-pw"))
+	g := newGuard(t, p.dir, yml, logger)
+	url, _ := startServing(t, g)
+	c := p.httpClient(nil)
+	for _, tt := range []struct {
+		req    func(*http.Request)
+		reason string
+		user   bool
+	}{
+		{func(*http.Request) {}, authNoCredentials, false},
+		{basicAuth(secret, "alice-pw"), authUnknownUser, false},
+		{basicAuth("alice", secret), authWrongPassword, true},
+	} {
+		mustGet(t, c, url, http.StatusUnauthorized, tt.req)
+		got := logs.matching("DEBUG HTTP request refused by basic auth", "remote=127.0.0.1:", "reason="+tt.reason)
+		if len(got) != 1 {
+			t.Fatalf("reason %s: %d debug lines with remote and reason, want 1; log:\n%s", tt.reason, len(got), strings.Join(logs.matching(""), "\n"))
+		}
+		if hasUser := strings.Contains(got[0], "user=alice"); hasUser != tt.user {
+			t.Errorf("reason %s: user logged = %v, want %v: %s", tt.reason, hasUser, tt.user, got[0])
+		}
+	}
+	if leaked := logs.matching(secret); len(leaked) > 0 {
+		t.Fatalf("a password reached the log: %q", leaked)
+	}
 }

@@ -1,11 +1,9 @@
 package web
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"log"
-	"log/slog"
 	"net"
 	"strings"
 )
@@ -127,10 +125,7 @@ func (e *errorLog) Write(p []byte) (int, error) {
 func (g *Guard) handshakeFailed(remote, msg string) {
 	reason := handshakeReason(msg)
 	g.metrics.handshakes.WithLabelValues(reason).Inc()
-	level := slog.LevelInfo
-	if reason == handshakeProtocol || reason == handshakeOther {
-		// Scanners and health checks that hang up: routine, and many.
-		level = slog.LevelDebug
-	}
-	g.logger.Log(context.Background(), level, "TLS handshake failed", "remote", remote, "reason", reason, "err", msg)
+	// Debug: a scanner or a flood would otherwise fill the log, and the
+	// counter above is what alerts are built on.
+	g.logger.Debug("TLS handshake failed", "remote", remote, "reason", reason, "err", msg)
 }
