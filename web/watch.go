@@ -26,8 +26,9 @@ const (
 // watchOptions tune a watcher. The zero value uses the defaults.
 type watchOptions struct {
 	// debounce is how long a change must stay still before it is reported:
-	// the files are stat'ed twice, debounce apart, and a change counts only
-	// when both agree and relevant events have stopped for as long.
+	// relevant events must have stopped for that long, and a change found
+	// without events (polling, lost events) must look the same in two
+	// stats debounce apart.
 	debounce time.Duration
 	// pollEvery is how often the files are stat'ed whether or not events
 	// arrived, for filesystems that deliver none (NFS, some FUSE and
@@ -132,7 +133,17 @@ func (w *watcher) run(fsw *fsnotify.Watcher, applied scan) {
 	settle := time.NewTimer(time.Hour)
 	settle.Stop()
 	armed := false
-	arm := func() {
+	// byEvent says the pending check was armed by fsnotify events only.
+	// Every write sends one and pushes the check back, so a debounce
+	// without events means the writes have settled. A change found by
+	// polling (or after lost events) has no such guarantee, and must be
+	// seen twice, one debounce apart, before it counts.
+	byEvent := false
+	arm := func(event bool) {
+		if !armed {
+			byEvent = event
+		}
+		byEvent = byEvent && event
 		settle.Reset(w.opts.debounce)
 		armed = true
 	}
@@ -155,7 +166,7 @@ func (w *watcher) run(fsw *fsnotify.Watcher, applied scan) {
 				// debounce: a file still being written keeps pushing the
 				// check back.
 				pending = nil
-				arm()
+				arm(true)
 			}
 
 		case err, ok := <-errs:
@@ -165,12 +176,12 @@ func (w *watcher) run(fsw *fsnotify.Watcher, applied scan) {
 			}
 			// An overflow means events were lost; look at everything.
 			w.logger.Debug("web config file watch error", "err", err)
-			arm()
+			arm(false)
 
 		case <-poll.C:
 			applied = applied.retarget(w.files())
 			if !armed && !scanFiles(applied.files).equal(applied) {
-				arm()
+				arm(false)
 			}
 			w.watchDirs(fsw, applied)
 
@@ -181,7 +192,7 @@ func (w *watcher) run(fsw *fsnotify.Watcher, applied scan) {
 			switch {
 			case cur.equal(applied):
 				pending = nil
-			case pending != nil && cur.equal(*pending):
+			case byEvent || pending != nil && cur.equal(*pending):
 				// Taken before onChange reads the files: if they change
 				// again while it runs, the next scan differs and reports it.
 				applied, pending = cur, nil
@@ -191,7 +202,7 @@ func (w *watcher) run(fsw *fsnotify.Watcher, applied scan) {
 				w.watchDirs(fsw, applied)
 			default:
 				pending = &cur
-				arm()
+				arm(false)
 			}
 		}
 	}
