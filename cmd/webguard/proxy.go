@@ -186,7 +186,12 @@ func parseUpstream(s string) (*url.URL, error) {
 // proxy, not the upstream: the Authorization header is removed
 // (Proxy-Authorization, being hop-by-hop, never passes).
 func newReverseProxy(target *url.URL, logger *slog.Logger) *httputil.ReverseProxy {
+	// One upstream, many concurrent scrapes: http.DefaultTransport keeps
+	// only 2 idle connections per host and would re-dial the rest.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 64
 	return &httputil.ReverseProxy{
+		Transport: transport,
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(target)
 			r.SetXForwarded()
