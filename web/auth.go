@@ -3,12 +3,17 @@ package web
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/webguard/webguard/bcrypt"
 )
 
 // challenge is the WWW-Authenticate header of every 401.
 const challenge = `Basic realm="webguard", charset="UTF-8"`
+
+// busyPause is how long a request waits before its 429 when too many
+// password checks are in progress (see guardHandler.ServeHTTP).
+const busyPause = 100 * time.Millisecond
 
 // verifier checks basic auth credentials; *bcrypt.Verifier in production.
 type verifier interface {
@@ -58,6 +63,15 @@ func (h *guardHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.logger.Debug("HTTP request refused by basic auth", attrs...)
 
 	if reason == authBusy {
+		// Answering at once would let a flooding client loop as fast as the
+		// CPU allows, taking it from the requests that are in the cache; a
+		// short pause makes each of its connections cost nothing for a while.
+		pause := time.NewTimer(busyPause)
+		select {
+		case <-pause.C:
+		case <-r.Context().Done():
+			pause.Stop()
+		}
 		hdr.Set("Retry-After", "1")
 		http.Error(w, "Too many password checks in progress, retry later", http.StatusTooManyRequests)
 		return

@@ -33,10 +33,11 @@
 // basic_auth_users, a request without valid credentials gets 401 with a
 // Basic challenge, one with two Authorization headers gets 400, and one that
 // arrives while too many password checks are in progress gets 429 with
-// Retry-After. The rate limit (rate_limit) answers 429 with Retry-After; it
-// keeps one token bucket for authenticated clients (a verified client
-// certificate, or accepted credentials) and one for everything else, so a
-// flood of unauthenticated requests cannot spend a scraper's budget.
+// Retry-After after a 100 ms pause. The rate limit (rate_limit) answers 429
+// with Retry-After; it keeps one token bucket for authenticated clients (a
+// verified client certificate, or accepted credentials) and one for
+// everything else, so a flood of unauthenticated requests cannot spend a
+// scraper's budget.
 //
 // With client_allowed_sans, a client must present a certificate with one of
 // the listed names as a DNS, IP, e-mail or URI subject alternative name; a

@@ -199,12 +199,12 @@ func (g *Guard) Collector() prometheus.Collector {
 //
 // Basic auth answers 401 with a Basic WWW-Authenticate challenge for missing,
 // malformed or wrong credentials, 400 for a request with more than one
-// Authorization header, and 429 with Retry-After when too many password
-// checks are in progress. The rate limit answers 429 with Retry-After; it
-// keeps one token bucket for authenticated clients (verified client
-// certificate, or accepted basic auth) and one for all other requests, so a
-// flood of unauthenticated requests does not use up the budget of a
-// legitimate scraper.
+// Authorization header, and 429 with Retry-After, after a 100 ms pause, when
+// too many password checks are in progress. The rate limit answers 429 with
+// Retry-After; it keeps one token bucket for authenticated clients
+// (verified client certificate, or accepted basic auth) and one for all
+// other requests, so a flood of unauthenticated requests does not use up the
+// budget of a legitimate scraper.
 func (g *Guard) Handler(next http.Handler) http.Handler {
 	if next == nil {
 		next = http.DefaultServeMux
