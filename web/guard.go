@@ -3,7 +3,6 @@ package web
 import (
 	"crypto/tls"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -76,7 +75,7 @@ func New(opts Options) (*Guard, error) {
 		verifier: bcrypt.NewVerifier(bcrypt.VerifierOptions{}),
 	}
 	if g.logger == nil {
-		g.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		g.logger = slog.New(slog.DiscardHandler)
 	}
 	g.metrics = newMetrics(g.snap.Load)
 	cfg := &config.Config{}
