@@ -18,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/webguard/webguard/config"
 	"github.com/webguard/webguard/web"
 )
 
@@ -88,7 +87,6 @@ func (c *cli) proxy(args []string) int {
 		return exitProblem
 	}
 	defer g.Close()
-	logWarnings(*flags.WebConfigFile, logger)
 
 	handler := http.Handler(newReverseProxy(target, logger))
 	if *metricsPath != "" {
@@ -149,21 +147,6 @@ func serveUntilSignal(g *web.Guard, server *http.Server, flags *web.FlagConfig, 
 			logger.Error("cannot serve", "err", err)
 			return exitProblem
 		}
-	}
-}
-
-// logWarnings logs what "webguard check" would warn about in the config
-// the proxy starts with. The Guard has loaded and validated the file; this
-// second load is only for the warnings.
-func logWarnings(path string, logger *slog.Logger) {
-	cfg, err := config.Load(path)
-	if err != nil {
-		return // changed since; the Guard reports reload problems itself
-	}
-	for _, w := range cfg.Warnings(time.Now()) {
-		file := w.File
-		w.File = "" // leaves "line N: field: message"
-		logger.Warn("web config warning", "file", file, "reason", w.String())
 	}
 }
 

@@ -447,7 +447,12 @@ func TestProxySignals(t *testing.T) {
 	writeTestFile(t, cfg, "basic_auth_users:\n  prometheus: "+hashOf(t, "s3cret", 4)+"\n", 0o600)
 	up := newUpstream(t)
 	p := startProxy(t, dir, "web.yml", up.URL, 2)
-	p.waitLog(t, `msg="web config warning" file=web.yml reason="line 1: basic_auth_users: basic auth without TLS`)
+	// The Guard logs the config's warnings once, with file, line and field.
+	const warning = `file=web.yml line=1 field=basic_auth_users`
+	p.waitLog(t, warning)
+	if n := strings.Count(p.logs.String(), warning); n != 1 {
+		t.Fatalf("warning logged %d times, want once:\n%s", n, p.logs)
+	}
 
 	for _, a := range p.addrs {
 		if code, out, _ := curl(t, "http://"+a+"/metrics"); code != 401 {
