@@ -164,12 +164,12 @@ func (g *Guard) fit(prev, next *snapshot) *snapshot {
 	case g.tlsOn && next.tls == nil:
 		g.logger.Error("web config turns TLS off, which needs a restart; TLS stays on with the previous certificate and TLS settings, the rest of the change applies", "file", g.path)
 		c := *next
-		c.tls, c.material, c.http2 = prev.tls, prev.material, prev.http2
+		c.tls, c.tlsSection, c.material, c.http2 = prev.tls, prev.tlsSection, prev.material, prev.http2
 		next = &c
 	case !g.tlsOn && next.tls != nil:
 		g.logger.Error("web config turns TLS on, which needs a restart; still serving plain HTTP, the rest of the change applies", "file", g.path)
 		c := *next
-		c.tls, c.material, c.http2 = nil, nil, g.http2
+		c.tls, c.tlsSection, c.material, c.http2 = nil, nil, nil, g.http2
 		next = &c
 	}
 	if g.tlsOn && next.http2 != g.http2 {

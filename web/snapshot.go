@@ -17,6 +17,10 @@ type snapshot struct {
 	cfg *config.Config
 	// tls is what GetConfigForClient returns; nil when TLS is off.
 	tls *tls.Config
+	// tlsSection is the tls_server_config that tls was built from. It is
+	// not always cfg.TLS: a reload that turns TLS off keeps serving the
+	// previous TLS settings (see Guard.fit).
+	tlsSection *config.TLSConfig
 	// material is the certificate and client CAs tls serves, for the expiry
 	// metrics; nil when TLS is off.
 	material *config.TLSMaterial
@@ -94,6 +98,7 @@ func (s *snapshot) compileTLS(t *config.TLSConfig, m *config.TLSMaterial) error 
 		tc.VerifyConnection = newSANSet(t.ClientAllowedSANs).verify
 	}
 	s.tls = tc
+	s.tlsSection = t
 	s.material = m
 	return nil
 }

@@ -385,9 +385,9 @@ func (g *Guard) startWatching() {
 		heldFiles = nil
 		// reload logs and counts failures and held changes itself.
 		_ = g.reload(func(_, next *config.Config) string {
-			// The snapshot rather than its config: after a refused switch
-			// of TLS off, the config says "no TLS" while the TLS settings
-			// of the config before it are still served.
+			// The snapshot's TLS section rather than its config: after a
+			// refused switch of TLS off, the config says "no TLS" while the
+			// TLS settings of the config before it are still served.
 			reason := lowersSecurity(g.snap.Load(), next)
 			if reason != "" {
 				heldFiles = next.Files()
@@ -424,17 +424,15 @@ func lowersSecurity(running *snapshot, next *config.Config) string {
 	if running.users != nil && running.users.Len() > 0 && len(next.Users) == 0 {
 		reasons = append(reasons, "every basic_auth_users entry removed")
 	}
-	if rt, nt := running.tls, &next.TLS; rt != nil && nt.IsEnabled() {
-		if from := config.ClientAuthType(rt.ClientAuth); clientAuthWeaker(from, nt.ClientAuthType) {
-			reasons = append(reasons, fmt.Sprintf("tls_server_config.client_auth_type lowered from %s to %s", from, nt.ClientAuthType))
+	if rt, nt := running.tlsSection, &next.TLS; rt != nil && nt.IsEnabled() {
+		if clientAuthWeaker(rt.ClientAuthType, nt.ClientAuthType) {
+			reasons = append(reasons, fmt.Sprintf("tls_server_config.client_auth_type lowered from %s to %s", rt.ClientAuthType, nt.ClientAuthType))
 		}
-		// compileTLS sets VerifyConnection exactly when client_allowed_sans
-		// is set.
-		if rt.VerifyConnection != nil && len(nt.ClientAllowedSANs) == 0 {
+		if len(rt.ClientAllowedSANs) > 0 && len(nt.ClientAllowedSANs) == 0 {
 			reasons = append(reasons, "tls_server_config.client_allowed_sans emptied")
 		}
-		if from := config.TLSVersion(rt.MinVersion); nt.MinVersion < from {
-			reasons = append(reasons, fmt.Sprintf("tls_server_config.min_version lowered from %s to %s", from, nt.MinVersion))
+		if nt.MinVersion < rt.MinVersion {
+			reasons = append(reasons, fmt.Sprintf("tls_server_config.min_version lowered from %s to %s", rt.MinVersion, nt.MinVersion))
 		}
 	}
 	return strings.Join(reasons, "; ")
