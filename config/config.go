@@ -33,6 +33,7 @@ type Config struct {
 	RateLimit RateLimitConfig `yaml:"rate_limit,omitempty"`
 
 	path     string
+	section  string // the key of the section in path, for ParseSection
 	material *TLSMaterial
 	lines    map[string]int // field path -> line in the file, for warnings
 }
@@ -200,12 +201,12 @@ func (c *Config) Path() string { return c.path }
 func (c *Config) TLSMaterial() *TLSMaterial { return c.material }
 
 // Files returns the absolute paths of every file the config depends on: the
-// config file itself (when loaded from a file) and the certificate, key and
+// config file itself (when loaded from a file, not for ParseSection) and the certificate, key and
 // client CA files it names. These are the files to watch for changes.
 func (c *Config) Files() []string {
 	var files []string
 	for _, f := range []string{c.path, c.TLS.CertFile, c.TLS.KeyFile, c.TLS.ClientCAFile} {
-		if f == "" {
+		if f == "" || f == c.path && c.section != "" {
 			continue
 		}
 		if abs, err := filepath.Abs(f); err == nil {

@@ -47,7 +47,7 @@ func (c *Config) Warnings(now time.Time) []Warning {
 	lines := c.lines
 	var ws []Warning
 	add := func(field, format string, args ...any) {
-		ws = append(ws, Warning{File: c.path, Line: lines[field], Field: field, Msg: fmt.Sprintf(format, args...)})
+		ws = append(ws, Warning{File: c.path, Line: lines[field], Field: c.inSection(field), Msg: fmt.Sprintf(format, args...)})
 	}
 	t := &c.TLS
 	m := c.material

@@ -36,6 +36,9 @@ func (h *guardHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for _, x := range s.headers {
 		hdr[x.name] = x.value
 	}
+	if g.refuseStale(w, r, s) {
+		return
+	}
 	certified := r.TLS != nil && len(r.TLS.VerifiedChains) > 0
 	if s.users == nil {
 		if g.allow(s, certified, w) {

@@ -274,7 +274,7 @@ func TestClientAllowedSANs(t *testing.T) {
 	// cleanly at the handshake (the reference panics in the handler).
 	t.Run("no certificate under VerifyClientCertIfGiven", func(t *testing.T) {
 		g := newGuard(t, p.dir, p.tlsSection("client_auth_type: RequireAndVerifyClientCert", "client_ca_file: ca.crt", sans), nil)
-		tc := g.snap.Load().tls.Clone()
+		tc := g.snap.Load().tls.config.Clone()
 		tc.ClientAuth = tls.VerifyClientCertIfGiven
 		l, err := tls.Listen("tcp", "127.0.0.1:0", tc)
 		if err != nil {

@@ -116,7 +116,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.auth.Collect(ch)
 	m.limited.Collect(ch)
 	s := m.current()
-	if s == nil || s.material == nil {
+	if s == nil || s.tls == nil {
 		return
 	}
 	// Two CAs may share a subject (an old and a new one during rotation); a
@@ -129,10 +129,10 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 			earliest[k] = c.NotAfter
 		}
 	}
-	if leaf := s.material.Certificate.Leaf; leaf != nil {
+	if leaf := s.tls.material.Certificate.Leaf; leaf != nil {
 		add("server", leaf)
 	}
-	for _, c := range s.material.ClientCACerts {
+	for _, c := range s.tls.material.ClientCACerts {
 		add("client_ca", c)
 	}
 	for k, t := range earliest {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,7 +23,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/webguard/webguard/bcrypt"
-	"github.com/webguard/webguard/config"
 	"github.com/webguard/webguard/internal/pki"
 )
 
@@ -139,7 +139,7 @@ func (e *reloadEnv) serve(opts watchOptions) {
 		t.Fatalf("New: %v", err)
 	}
 	g.watchOpts = opts
-	e.g, e.tls = g, g.tlsOn
+	e.g, e.tls = g, g.snap.Load().tls != nil
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -174,6 +174,9 @@ type reloadClient struct {
 	cert       *pki.Cert // client certificate, if any
 	user, pass string    // basic auth, if user is set
 	maxVersion uint16
+	plain      bool // speak plain HTTP whatever the env serves
+	// tls adjusts the client's TLS settings.
+	tls func(*tls.Config)
 }
 
 // get makes one request on a new connection.
@@ -182,10 +185,13 @@ func (e *reloadEnv) get(c reloadClient) (*http.Response, error) {
 	if c.cert != nil {
 		tc.Certificates = []tls.Certificate{c.cert.TLSCertificate()}
 	}
+	if c.tls != nil {
+		c.tls(tc)
+	}
 	tr := &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}
 	defer tr.CloseIdleConnections()
 	scheme := "http"
-	if e.tls {
+	if e.tls && !c.plain {
 		scheme = "https"
 	}
 	req, err := http.NewRequest(http.MethodGet, scheme+"://"+e.addr+"/", nil)
@@ -348,26 +354,28 @@ func TestHotReloadKubernetesSecret(t *testing.T) {
 				"http_server_config:\n  headers:\n    X-Frame-Options: " + header + "\n",
 		}
 	}
-	vol := newK8sVolume(t, files(e.server, "deny"))
+	vol := newK8sVolume(t, files(e.server, "sameorigin"))
 	e.cfgPath = filepath.Join(vol.dir, "web.yml")
 	e.serve(reloadWatch)
-	if got := e.header(reloadClient{}, "X-Frame-Options"); got != "deny" {
-		t.Fatalf("X-Frame-Options = %q, want deny", got)
+	if got := e.header(reloadClient{}, "X-Frame-Options"); got != "sameorigin" {
+		t.Fatalf("X-Frame-Options = %q, want sameorigin", got)
 	}
 
 	for i := range 2 {
 		next := e.newServerCert()
-		vol.update(files(next, []string{"sameorigin", "deny"}[i]))
+		vol.update(files(next, "deny"))
 		want := next.Cert.SerialNumber.String()
 		watchEventually(t, fmt.Sprintf("swap %d to be served", i+1), func() bool { return e.servedSerial() == want })
-		if got, want := e.header(reloadClient{}, "X-Frame-Options"), []string{"sameorigin", "deny"}[i]; got != want {
+		if got, want := e.header(reloadClient{}, "X-Frame-Options"), "deny"; got != want {
 			t.Errorf("swap %d: X-Frame-Options = %q, want %q", i+1, got, want)
 		}
 	}
 }
 
-// TestHotReloadClientCA replaces the client CA: clients of the new CA get in,
-// clients of the old one no longer do.
+// TestHotReloadClientCA replaces the client CA. A CA that trusts clients the
+// old one did not lowers security: the change is held until an explicit
+// Reload, then clients of the new CA get in and clients of the old one no
+// longer do.
 func TestHotReloadClientCA(t *testing.T) {
 	e := newReloadEnv(t, reloadMTLS)
 	e.serve(reloadWatch)
@@ -384,8 +392,18 @@ func TestHotReloadClientCA(t *testing.T) {
 		t.Fatal(err)
 	}
 	newClient := reloadClient{cert: e.newClientCert(ca2, "scraper.example")}
+	held := e.reloads(reloadHeld)
 	watchReplace(t, filepath.Join(e.dir, "ca.crt"), string(ca2.CertPEM))
-	watchEventually(t, "the new CA's client to be accepted", func() bool { return e.status(newClient) == http.StatusOK })
+	e.waitReload(reloadHeld, held)
+	if got := e.status(newClient); got != 0 {
+		t.Errorf("client of the new CA while the change is held: status %d, want a refused handshake", got)
+	}
+	if err := e.g.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.status(newClient); got != http.StatusOK {
+		t.Errorf("client of the new CA after Reload: status %d, want 200", got)
+	}
 	if got := e.status(oldClient); got != 0 {
 		t.Errorf("client of the replaced CA: status %d, want a refused handshake", got)
 	}
@@ -431,7 +449,7 @@ func TestHotReloadUsers(t *testing.T) {
 // TestHotReloadRateLimitAndHeaders changes the headers and turns the rate
 // limit on: both apply without a restart.
 func TestHotReloadRateLimitAndHeaders(t *testing.T) {
-	e := newReloadEnv(t, reloadTLS+"http_server_config:\n  headers:\n    X-Frame-Options: deny\n")
+	e := newReloadEnv(t, reloadTLS+"http_server_config:\n  headers:\n    X-Frame-Options: sameorigin\n")
 	e.serve(reloadWatch)
 	for range 3 {
 		if got := e.status(reloadClient{}); got != http.StatusOK {
@@ -441,9 +459,9 @@ func TestHotReloadRateLimitAndHeaders(t *testing.T) {
 
 	// One token, refilled hourly: the request that sees the new header
 	// spends it, so the next one is over the limit.
-	e.writeConfig(reloadTLS + "http_server_config:\n  headers:\n    X-Frame-Options: sameorigin\n" +
+	e.writeConfig(reloadTLS + "http_server_config:\n  headers:\n    X-Frame-Options: deny\n" +
 		"    X-Content-Type-Options: nosniff\nrate_limit:\n  interval: 1h\n  burst: 1\n")
-	watchEventually(t, "the new headers", func() bool { return e.header(reloadClient{}, "X-Frame-Options") == "sameorigin" })
+	watchEventually(t, "the new headers", func() bool { return e.header(reloadClient{}, "X-Frame-Options") == "deny" })
 	resp, err := e.get(reloadClient{})
 	if err != nil {
 		t.Fatal(err)
@@ -487,7 +505,7 @@ func TestHotReloadKeepsLastGood(t *testing.T) {
 		{
 			name: "unknown key",
 			spoil: func(t *testing.T, e *reloadEnv) {
-				e.writeConfig(reloadTLS + "http_server_config:\n  header:\n    X-Frame-Options: deny\n")
+				e.writeConfig(reloadTLS + "http_server_config:\n  header:\n    X-Frame-Options: sameorigin\n")
 			},
 			wantErr: `^web\.yml:5: http_server_config\.header: unknown field`,
 		},
@@ -503,7 +521,7 @@ func TestHotReloadKeepsLastGood(t *testing.T) {
 		{
 			name: "certificate file missing",
 			spoil: func(t *testing.T, e *reloadEnv) {
-				e.writeConfig(strings.Replace(good(t, "deny"), "server.crt", "missing.crt", 1))
+				e.writeConfig(strings.Replace(good(t, "sameorigin"), "server.crt", "missing.crt", 1))
 			},
 			wantErr: `^web\.yml:2: tls_server_config\.cert_file: cannot read .*missing\.crt`,
 		},
@@ -524,7 +542,7 @@ func TestHotReloadKeepsLastGood(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newReloadEnv(t, good(t, "deny"))
+			e := newReloadEnv(t, good(t, "sameorigin"))
 			e.serve(reloadWatch)
 			alice := reloadClient{user: "alice", pass: "alice-pw"}
 			serial := e.servedSerial()
@@ -536,8 +554,8 @@ func TestHotReloadKeepsLastGood(t *testing.T) {
 			if got := e.status(alice); got != http.StatusOK {
 				t.Errorf("alice under the last good config: status %d, want 200", got)
 			}
-			if got := e.header(alice, "X-Frame-Options"); got != "deny" {
-				t.Errorf("X-Frame-Options under the last good config = %q, want deny", got)
+			if got := e.header(alice, "X-Frame-Options"); got != "sameorigin" {
+				t.Errorf("X-Frame-Options under the last good config = %q, want sameorigin", got)
 			}
 			if got := e.servedSerial(); got != serial {
 				t.Errorf("serving certificate %s, want the last good one %s", got, serial)
@@ -564,9 +582,9 @@ func TestHotReloadKeepsLastGood(t *testing.T) {
 			if err := fixed.WriteFiles(filepath.Join(e.dir, "server.crt"), filepath.Join(e.dir, "server.key")); err != nil {
 				t.Fatal(err)
 			}
-			e.writeConfig(good(t, "sameorigin"))
+			e.writeConfig(good(t, "deny"))
 			watchEventually(t, "the fixed config", func() bool {
-				return e.header(alice, "X-Frame-Options") == "sameorigin" &&
+				return e.header(alice, "X-Frame-Options") == "deny" &&
 					e.servedSerial() == fixed.Cert.SerialNumber.String()
 			})
 			watchEventually(t, "webguard_config_last_reload_successful 1", func() bool {
@@ -638,171 +656,6 @@ func TestHotReloadCertBeforeKey(t *testing.T) {
 	t.Logf("%d handshakes; %v reloads failed on the mismatched pair", ok.Load(), e.reloads(reloadFailure))
 }
 
-// TestHotReloadRestartOnly changes what cannot change on a running server
-// together with a header: the first is refused with a log line, the header
-// applies.
-func TestHotReloadRestartOnly(t *testing.T) {
-	headers := func(v string) string { return "http_server_config:\n  headers:\n    X-Frame-Options: " + v + "\n" }
-	tests := []struct {
-		name, before, after string
-		logged              string
-		check               func(t *testing.T, e *reloadEnv)
-	}{
-		{
-			name:   "TLS off",
-			before: reloadTLS + headers("deny"),
-			after:  headers("sameorigin"),
-			logged: "turns TLS off",
-			check: func(t *testing.T, e *reloadEnv) {
-				if e.servedSerial() == "" {
-					t.Error("TLS no longer served")
-				}
-			},
-		},
-		{
-			name:   "TLS on",
-			before: headers("deny"),
-			after:  reloadTLS + headers("sameorigin"),
-			logged: "turns TLS on",
-			// header() above already spoke plain HTTP.
-		},
-		{
-			name:   "HTTP/2 off",
-			before: reloadTLS + headers("deny"),
-			after:  reloadTLS + "http_server_config:\n  http2: false\n  headers:\n    X-Frame-Options: sameorigin\n",
-			logged: "http2",
-			check: func(t *testing.T, e *reloadEnv) {
-				conn, err := tls.Dial("tcp", e.addr, &tls.Config{RootCAs: e.ca.Pool(), NextProtos: []string{"h2", "http/1.1"}})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer conn.Close()
-				if p := conn.ConnectionState().NegotiatedProtocol; p != "h2" {
-					t.Errorf("ALPN negotiated %q, want h2 as at start", p)
-				}
-			},
-		},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newReloadEnv(t, tc.before)
-			e.serve(reloadWatch)
-			e.writeConfig(tc.after)
-			watchEventually(t, "the header change", func() bool { return e.header(reloadClient{}, "X-Frame-Options") == "sameorigin" })
-			if tc.check != nil {
-				tc.check(t, e)
-			}
-			refused := e.logs.find(tc.logged)
-			if len(refused) == 0 {
-				t.Fatalf("no log line about %q", tc.logged)
-			}
-			if refused[0].level != slog.LevelError || !strings.Contains(refused[0].msg, "restart") {
-				t.Errorf("refusal logged as %v %q, want an error that says a restart is needed", refused[0].level, refused[0].msg)
-			}
-		})
-	}
-}
-
-// TestHotReloadHoldsDowngrade makes changes that lower security: the watcher
-// holds each back (the old rules keep applying, a warning names the reason,
-// the held metric counts it) until an explicit Reload applies it.
-func TestHotReloadHoldsDowngrade(t *testing.T) {
-	hash := ""
-	tests := []struct {
-		name, before, after string
-		reason              string
-		// admitted reports whether the client the downgrade lets in gets in.
-		admitted func(e *reloadEnv) bool
-	}{
-		{
-			name:     "all users removed",
-			before:   reloadTLS + "basic_auth_users:\n  alice: HASH\n",
-			after:    reloadTLS,
-			reason:   "basic_auth_users",
-			admitted: func(e *reloadEnv) bool { return e.status(reloadClient{}) == http.StatusOK },
-		},
-		{
-			name:     "client certificate no longer required",
-			before:   reloadMTLS,
-			after:    strings.Replace(reloadMTLS, "RequireAndVerifyClientCert", "VerifyClientCertIfGiven", 1),
-			reason:   "client_auth_type lowered from RequireAndVerifyClientCert to VerifyClientCertIfGiven",
-			admitted: func(e *reloadEnv) bool { return e.status(reloadClient{}) == http.StatusOK },
-		},
-		{
-			name:   "client_allowed_sans emptied",
-			before: reloadMTLS + "  client_allowed_sans: [other.example]\n",
-			after:  reloadMTLS,
-			reason: "client_allowed_sans emptied",
-			admitted: func(e *reloadEnv) bool {
-				return e.status(reloadClient{cert: e.newClientCert(e.ca, "scraper.example")}) == http.StatusOK
-			},
-		},
-		{
-			name:     "min_version lowered",
-			before:   reloadTLS + "  min_version: TLS13\n",
-			after:    reloadTLS + "  min_version: TLS12\n",
-			reason:   "min_version lowered from TLS13 to TLS12",
-			admitted: func(e *reloadEnv) bool { return e.status(reloadClient{maxVersion: tls.VersionTLS12}) == http.StatusOK },
-		},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if hash == "" {
-				hash = reloadHash(t, "alice-pw")
-			}
-			e := newReloadEnv(t, strings.ReplaceAll(tc.before, "HASH", hash))
-			e.serve(reloadWatch)
-			if tc.admitted(e) {
-				t.Fatal("the client is admitted before the downgrade")
-			}
-			held, success := e.reloads(reloadHeld), e.reloads(reloadSuccess)
-			e.writeConfig(strings.ReplaceAll(tc.after, "HASH", hash))
-			e.waitReload(reloadHeld, held)
-
-			if tc.admitted(e) {
-				t.Error("the downgrade applied without an explicit Reload")
-			}
-			if got := e.reloads(reloadSuccess); got != success {
-				t.Errorf("reloads{outcome=success} went from %v to %v for a held change", success, got)
-			}
-			warned := e.logs.find("held back")
-			if len(warned) != 1 {
-				t.Fatalf("logged %d held-back warnings, want 1", len(warned))
-			}
-			if w := warned[0]; w.level != slog.LevelWarn || !strings.Contains(w.attrs["reason"], tc.reason) {
-				t.Errorf("held back logged at %v with reason %q, want WARN naming %q", w.level, w.attrs["reason"], tc.reason)
-			}
-
-			if err := e.g.Reload(); err != nil {
-				t.Fatalf("explicit Reload: %v", err)
-			}
-			if !tc.admitted(e) {
-				t.Error("the downgrade did not apply after an explicit Reload")
-			}
-		})
-	}
-}
-
-// TestHotReloadHoldsDowngradeAfterRefusedTLSOff takes the long way round to
-// a weaker client_auth_type: first TLS off (refused, so mutual TLS is still
-// served), then TLS back on without client certificates. The second step
-// lowers what is served, and is held.
-func TestHotReloadHoldsDowngradeAfterRefusedTLSOff(t *testing.T) {
-	e := newReloadEnv(t, reloadMTLS)
-	e.serve(reloadWatch)
-	success, held := e.reloads(reloadSuccess), e.reloads(reloadHeld)
-	e.writeConfig("http_server_config:\n  headers:\n    X-Frame-Options: deny\n")
-	e.waitReload(reloadSuccess, success)
-	if got := e.status(reloadClient{}); got != 0 {
-		t.Fatalf("client without certificate after the refused TLS off: status %d, want a refused handshake", got)
-	}
-	e.writeConfig(reloadTLS)
-	e.waitReload(reloadHeld, held)
-	if got := e.status(reloadClient{}); got != 0 {
-		t.Errorf("client without certificate after the held change: status %d, want a refused handshake", got)
-	}
-}
-
 // TestHotReloadHeldThenCompleted holds a half-written file (the users not
 // written yet), then sees the rest arrive: the completed file applies by
 // itself, with its users.
@@ -811,16 +664,16 @@ func TestHotReloadHeldThenCompleted(t *testing.T) {
 	e := newReloadEnv(t, reloadTLS+users)
 	e.serve(reloadWatch)
 	held, success := e.reloads(reloadHeld), e.reloads(reloadSuccess)
-	e.writeConfig(reloadTLS + "http_server_config:\n  headers:\n    X-Frame-Options: deny\n")
+	e.writeConfig(reloadTLS + "http_server_config:\n  headers:\n    X-Frame-Options: sameorigin\n")
 	e.waitReload(reloadHeld, held)
 	if got := e.status(reloadClient{}); got != http.StatusUnauthorized {
 		t.Fatalf("no credentials while the change is held: status %d, want 401", got)
 	}
-	e.writeConfig(reloadTLS + "http_server_config:\n  headers:\n    X-Frame-Options: deny\n" + users)
+	e.writeConfig(reloadTLS + "http_server_config:\n  headers:\n    X-Frame-Options: sameorigin\n" + users)
 	e.waitReload(reloadSuccess, success)
 	alice := reloadClient{user: "alice", pass: "alice-pw"}
-	if got := e.header(alice, "X-Frame-Options"); got != "deny" {
-		t.Errorf("X-Frame-Options after the completed write = %q, want deny", got)
+	if got := e.header(alice, "X-Frame-Options"); got != "sameorigin" {
+		t.Errorf("X-Frame-Options after the completed write = %q, want sameorigin", got)
 	}
 	if got := e.status(reloadClient{}); got != http.StatusUnauthorized {
 		t.Errorf("no credentials after the completed write: status %d, want 401", got)
@@ -830,10 +683,10 @@ func TestHotReloadHeldThenCompleted(t *testing.T) {
 // TestHotReloadPollFallback turns file events off: the Guard still picks up a
 // change by polling.
 func TestHotReloadPollFallback(t *testing.T) {
-	e := newReloadEnv(t, reloadTLS+"http_server_config:\n  headers:\n    X-Frame-Options: deny\n")
+	e := newReloadEnv(t, reloadTLS+"http_server_config:\n  headers:\n    X-Frame-Options: sameorigin\n")
 	e.serve(watchOptions{debounce: 20 * time.Millisecond, pollEvery: 50 * time.Millisecond, noEvents: true})
-	e.writeConfig(reloadTLS + "http_server_config:\n  headers:\n    X-Frame-Options: sameorigin\n")
-	watchEventually(t, "the change, by polling", func() bool { return e.header(reloadClient{}, "X-Frame-Options") == "sameorigin" })
+	e.writeConfig(reloadTLS + "http_server_config:\n  headers:\n    X-Frame-Options: deny\n")
+	watchEventually(t, "the change, by polling", func() bool { return e.header(reloadClient{}, "X-Frame-Options") == "deny" })
 	next := e.newServerCert()
 	if err := next.WriteFiles(filepath.Join(e.dir, "server.crt"), filepath.Join(e.dir, "server.key")); err != nil {
 		t.Fatal(err)
@@ -845,7 +698,7 @@ func TestHotReloadPollFallback(t *testing.T) {
 // Serve has returned, the watcher is stopped and every goroutine the Guard
 // started has exited.
 func TestHotReloadNoGoroutineOutlivesServe(t *testing.T) {
-	e := newReloadEnv(t, reloadTLS+"http_server_config:\n  headers:\n    X-Frame-Options: deny\n")
+	e := newReloadEnv(t, reloadTLS+"http_server_config:\n  headers:\n    X-Frame-Options: sameorigin\n")
 	before := runtime.NumGoroutine()
 
 	g, err := New(Options{ConfigFile: e.cfgPath})
@@ -866,8 +719,8 @@ func TestHotReloadNoGoroutineOutlivesServe(t *testing.T) {
 	go func() { served <- g.ServeMultiple(ls, srv) }()
 
 	watchEventually(t, "serving", func() bool { return e.status(reloadClient{}) == http.StatusOK })
-	e.writeConfig(reloadTLS + "http_server_config:\n  headers:\n    X-Frame-Options: sameorigin\n")
-	watchEventually(t, "the reload", func() bool { return e.header(reloadClient{}, "X-Frame-Options") == "sameorigin" })
+	e.writeConfig(reloadTLS + "http_server_config:\n  headers:\n    X-Frame-Options: deny\n")
+	watchEventually(t, "the reload", func() bool { return e.header(reloadClient{}, "X-Frame-Options") == "deny" })
 
 	if err := srv.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
@@ -917,70 +770,237 @@ func TestHotReloadCloseStopsWatching(t *testing.T) {
 	}
 }
 
-func TestLowersSecurity(t *testing.T) {
-	dir := t.TempDir()
-	ca, err := pki.NewCA(pki.Request{})
+// TestDowngradeAxes walks every axis of downgradeAxes both ways through a
+// real server: lowering is held (the old rules keep applying, one warning
+// names the axis, the held metric counts it) until an explicit Reload
+// applies it, and going back, which tightens, applies at once.
+func TestDowngradeAxes(t *testing.T) {
+	ca2, err := pki.NewCA(pki.Request{CommonName: "second CA"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := ca.Server(pki.Request{Hosts: []string{"127.0.0.1"}})
-	if err != nil {
-		t.Fatal(err)
+	headers := func(v string) string { return "http_server_config:\n  headers:\n    X-Frame-Options: " + v + "\n" }
+	mtlsWith := func(caFile string) string {
+		return reloadTLS + "  client_ca_file: " + caFile + "\n  client_auth_type: RequireAndVerifyClientCert\n"
 	}
-	if err := srv.WriteFiles(filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")); err != nil {
-		t.Fatal(err)
+	const aes = "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+	const chacha = "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"
+	type downgradeCase struct {
+		axis          string // the axis name the warning must carry
+		tight, loose  string // web.yml before and after the downgrade
+		inEffect      func(e *reloadEnv) bool
+		needsUsers    bool
+		needsSecondCA bool
 	}
-	if err := ca.WriteFiles(filepath.Join(dir, "ca.crt"), ""); err != nil {
-		t.Fatal(err)
-	}
-	h1, h2 := reloadHash(t, "a"), reloadHash(t, "b")
-	auth := func(typ string) string {
-		if typ == "NoClientCert" || typ == "RequestClientCert" || typ == "RequireAnyClientCert" {
-			return reloadTLS + "  client_auth_type: " + typ + "\n"
-		}
-		return reloadTLS + "  client_ca_file: ca.crt\n  client_auth_type: " + typ + "\n"
-	}
-	tests := []struct {
-		name, running, next string
-		want                string // substring of the reason; "" for no downgrade
-	}{
-		{"same", auth("RequireAndVerifyClientCert"), auth("RequireAndVerifyClientCert"), ""},
-		{"one user of two removed", "basic_auth_users:\n  a: " + h1 + "\n  b: " + h2 + "\n", "basic_auth_users:\n  a: " + h1 + "\n", ""},
-		{"all users removed", "basic_auth_users:\n  a: " + h1 + "\n", "", "every basic_auth_users entry removed"},
-		{"users added", "", "basic_auth_users:\n  a: " + h1 + "\n", ""},
-		{"verify to verify if given", auth("RequireAndVerifyClientCert"), auth("VerifyClientCertIfGiven"), "client_auth_type lowered"},
-		{"verify if given to require any", auth("VerifyClientCertIfGiven"), auth("RequireAnyClientCert"), "client_auth_type lowered"},
-		{"require any to verify if given", auth("RequireAnyClientCert"), auth("VerifyClientCertIfGiven"), "client_auth_type lowered"},
-		{"request to none", auth("RequestClientCert"), auth("NoClientCert"), "client_auth_type lowered"},
-		{"none to verify", auth("NoClientCert"), auth("RequireAndVerifyClientCert"), ""},
-		{"verify if given to verify", auth("VerifyClientCertIfGiven"), auth("RequireAndVerifyClientCert"), ""},
-		{"legacy name is require any", auth("RequireAnyClientCert"), auth("RequireClientCert"), ""},
-		{"sans emptied", auth("RequireAndVerifyClientCert") + "  client_allowed_sans: [a]\n", auth("RequireAndVerifyClientCert"), "client_allowed_sans emptied"},
-		{"sans narrowed", auth("RequireAndVerifyClientCert") + "  client_allowed_sans: [a, b]\n", auth("RequireAndVerifyClientCert") + "  client_allowed_sans: [a]\n", ""},
-		{"min version lowered", reloadTLS + "  min_version: TLS13\n", reloadTLS, "min_version lowered from TLS13 to TLS12"},
-		{"min version raised", reloadTLS, reloadTLS + "  min_version: TLS13\n", ""},
-		{"TLS off is left to the restart rule", auth("RequireAndVerifyClientCert"), "", ""},
-		{"two at once", auth("RequireAndVerifyClientCert") + "basic_auth_users:\n  a: " + h1 + "\n", reloadTLS, "every basic_auth_users entry removed; tls_server_config.client_auth_type lowered"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			load := func(yml string) *config.Config {
-				path := filepath.Join(dir, "web.yml")
-				watchWrite(t, path, yml)
-				c, err := config.Load(path)
-				if err != nil {
-					t.Fatalf("config.Load(%q): %v", yml, err)
+	tests := []downgradeCase{
+		{
+			axis: "tls_server_config (TLS turned off)", tight: reloadTLS, loose: "",
+			inEffect: func(e *reloadEnv) bool { return e.status(reloadClient{plain: true}) == http.StatusOK },
+		},
+		{
+			axis: "tls_server_config.min_version", tight: reloadTLS + "  min_version: TLS13\n", loose: reloadTLS + "  min_version: TLS12\n",
+			inEffect: func(e *reloadEnv) bool { return e.status(reloadClient{maxVersion: tls.VersionTLS12}) == http.StatusOK },
+		},
+		{
+			axis: "tls_server_config.max_version", tight: reloadTLS, loose: reloadTLS + "  max_version: TLS12\n",
+			inEffect: func(e *reloadEnv) bool {
+				return e.status(reloadClient{tls: func(c *tls.Config) { c.MinVersion = tls.VersionTLS13 }}) != http.StatusOK
+			},
+		},
+		{
+			axis:  "tls_server_config.cipher_suites",
+			tight: reloadTLS + "  cipher_suites: [" + aes + "]\n", loose: reloadTLS + "  cipher_suites: [" + aes + ", " + chacha + "]\n",
+			inEffect: func(e *reloadEnv) bool {
+				return e.status(reloadClient{maxVersion: tls.VersionTLS12, tls: func(c *tls.Config) {
+					c.CipherSuites = []uint16{tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256}
+				}}) == http.StatusOK
+			},
+		},
+		{
+			axis: "tls_server_config.client_auth_type", tight: reloadMTLS,
+			loose:    strings.Replace(reloadMTLS, "RequireAndVerifyClientCert", "VerifyClientCertIfGiven", 1),
+			inEffect: func(e *reloadEnv) bool { return e.status(reloadClient{}) == http.StatusOK },
+		},
+		{
+			axis: "tls_server_config.client_ca_file", tight: mtlsWith("ca.crt"), loose: mtlsWith("both.crt"), needsSecondCA: true,
+			inEffect: func(e *reloadEnv) bool {
+				return e.status(reloadClient{cert: e.newClientCert(ca2, "scraper.example")}) == http.StatusOK
+			},
+		},
+		{
+			axis:  "tls_server_config.client_allowed_sans",
+			tight: reloadMTLS + "  client_allowed_sans: [scraper.example]\n", loose: reloadMTLS + "  client_allowed_sans: [scraper.example, other.example]\n",
+			inEffect: func(e *reloadEnv) bool {
+				return e.status(reloadClient{cert: e.newClientCert(e.ca, "other.example")}) == http.StatusOK
+			},
+		},
+		{
+			axis: "basic_auth_users", tight: reloadTLS + "basic_auth_users:\n  alice: HASH\n", loose: reloadTLS, needsUsers: true,
+			inEffect: func(e *reloadEnv) bool { return e.status(reloadClient{}) == http.StatusOK },
+		},
+		{
+			axis: "rate_limit", tight: reloadTLS + "rate_limit:\n  interval: 1h\n  burst: 1\n", loose: reloadTLS + "rate_limit:\n  interval: 1h\n  burst: 100\n",
+			inEffect: func(e *reloadEnv) bool {
+				for range 3 {
+					if e.status(reloadClient{}) != http.StatusOK {
+						return false
+					}
 				}
-				return c
+				return true
+			},
+		},
+		{
+			axis: "http_server_config.headers", tight: reloadTLS + headers("deny"), loose: reloadTLS + headers("sameorigin"),
+			inEffect: func(e *reloadEnv) bool { return e.header(reloadClient{}, "X-Frame-Options") == "sameorigin" },
+		},
+	}
+	// Every axis of the table has a case here.
+	for _, a := range downgradeAxes {
+		if !slices.ContainsFunc(tests, func(tc downgradeCase) bool { return tc.axis == a.name }) {
+			t.Errorf("axis %q has no case in TestDowngradeAxes", a.name)
+		}
+	}
+	hash := ""
+	for _, tc := range tests {
+		t.Run(tc.axis, func(t *testing.T) {
+			if tc.needsUsers && hash == "" {
+				hash = reloadHash(t, "alice-pw")
 			}
-			running, err := compile(load(tc.running))
-			if err != nil {
-				t.Fatal(err)
+			e := newReloadEnv(t, strings.ReplaceAll(tc.tight, "HASH", hash))
+			if tc.needsSecondCA {
+				watchWrite(t, filepath.Join(e.dir, "both.crt"), string(e.ca.CertPEM)+string(ca2.CertPEM))
 			}
-			got := lowersSecurity(running, load(tc.next))
-			if (got == "") != (tc.want == "") || !strings.Contains(got, tc.want) {
-				t.Errorf("lowersSecurity = %q, want %q", got, tc.want)
+			e.serve(reloadWatch)
+			if tc.inEffect(e) {
+				t.Fatal("the downgrade is in effect before the change")
+			}
+
+			held, success := e.reloads(reloadHeld), e.reloads(reloadSuccess)
+			e.writeConfig(strings.ReplaceAll(tc.loose, "HASH", hash))
+			e.waitReload(reloadHeld, held)
+			if tc.inEffect(e) {
+				t.Error("the downgrade applied without an explicit Reload")
+			}
+			if got := e.reloads(reloadSuccess); got != success {
+				t.Errorf("reloads{outcome=success} went from %v to %v for a held change", success, got)
+			}
+			warned := e.logs.find("held back")
+			if len(warned) != 1 {
+				t.Fatalf("logged %d held-back warnings, want 1", len(warned))
+			}
+			if w := warned[0]; w.level != slog.LevelWarn || w.attrs["reason"] != tc.axis+" lowered" {
+				t.Errorf("held back logged at %v with reason %q, want WARN with %q", w.level, w.attrs["reason"], tc.axis+" lowered")
+			}
+
+			if err := e.g.Reload(); err != nil {
+				t.Fatalf("explicit Reload: %v", err)
+			}
+			if !tc.inEffect(e) {
+				t.Fatal("the downgrade did not apply after an explicit Reload")
+			}
+
+			// Back the other way: tightening applies at once.
+			held = e.reloads(reloadHeld)
+			e.writeConfig(strings.ReplaceAll(tc.tight, "HASH", hash))
+			watchEventually(t, "the tightening to apply", func() bool { return !tc.inEffect(e) })
+			if got := e.reloads(reloadHeld); got != held {
+				t.Errorf("tightening was held (held %v -> %v)", held, got)
 			}
 		})
+	}
+}
+
+// TestHotReloadTLSOnLive starts a server on an empty web.yml and writes an
+// mTLS config: without a restart, the next plain HTTP client is refused and
+// an mTLS client is served.
+func TestHotReloadTLSOnLive(t *testing.T) {
+	e := newReloadEnv(t, "")
+	e.serve(reloadWatch)
+	if got := e.status(reloadClient{}); got != http.StatusOK {
+		t.Fatalf("plain HTTP on the empty config: status %d, want 200", got)
+	}
+	e.writeConfig(reloadMTLS)
+	e.tls = true
+	mtls := reloadClient{cert: e.newClientCert(e.ca, "scraper.example")}
+	watchEventually(t, "TLS to be served", func() bool { return e.status(mtls) == http.StatusOK })
+	if got := e.status(reloadClient{plain: true}); got == http.StatusOK {
+		t.Errorf("plain HTTP after TLS was switched on: status %d, want a refusal", got)
+	}
+	if got := e.status(reloadClient{}); got != 0 {
+		t.Errorf("TLS client without certificate: status %d, want a refused handshake", got)
+	}
+	if l := e.logs.find("web config reloaded"); len(l) != 1 || !strings.Contains(l[0].attrs["tls"], "switched on") {
+		t.Errorf("reload log lines %+v, want one saying TLS switched on", l)
+	}
+	if n := len(e.logs.find("held back")) + len(e.logs.find("reload failed")); n != 0 {
+		t.Errorf("%d held-back or failure lines for switching TLS on", n)
+	}
+}
+
+// TestHotReloadHTTP2 switches HTTP/2 off and on again: each applies to the
+// next connection, and neither is held.
+func TestHotReloadHTTP2(t *testing.T) {
+	e := newReloadEnv(t, reloadTLS)
+	e.serve(reloadWatch)
+	alpn := func() string {
+		conn, err := tls.Dial("tcp", e.addr, &tls.Config{RootCAs: e.ca.Pool(), NextProtos: []string{"h2", "http/1.1"}})
+		if err != nil {
+			return "failed: " + err.Error()
+		}
+		defer conn.Close()
+		return conn.ConnectionState().NegotiatedProtocol
+	}
+	if got := alpn(); got != "h2" {
+		t.Fatalf("ALPN %q at start, want h2", got)
+	}
+	e.writeConfig(reloadTLS + "http_server_config:\n  http2: false\n")
+	watchEventually(t, "HTTP/2 off", func() bool { return alpn() == "http/1.1" })
+	e.writeConfig(reloadTLS)
+	watchEventually(t, "HTTP/2 on", func() bool { return alpn() == "h2" })
+	if got := e.reloads(reloadHeld); got != 0 {
+		t.Errorf("reloads{outcome=held} = %v, want 0", got)
+	}
+}
+
+// TestHotReloadDirectorySymlinkSwap names the certificate through a
+// directory symlink in the middle of the path (certs -> gen1) and re-points
+// it (certs -> gen2) the way `ln -sfn` does: the new certificate is served
+// from the file events, polling being off.
+func TestHotReloadDirectorySymlinkSwap(t *testing.T) {
+	e := newReloadEnv(t, "tls_server_config:\n  cert_file: certs/server.crt\n  key_file: certs/server.key\n")
+	for _, gen := range []string{"gen1", "gen2"} {
+		if err := os.Mkdir(filepath.Join(e.dir, gen), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.server.WriteFiles(filepath.Join(e.dir, "gen1", "server.crt"), filepath.Join(e.dir, "gen1", "server.key")); err != nil {
+		t.Fatal(err)
+	}
+	next := e.newServerCert()
+	if err := next.WriteFiles(filepath.Join(e.dir, "gen2", "server.crt"), filepath.Join(e.dir, "gen2", "server.key")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("gen1", filepath.Join(e.dir, "certs")); err != nil {
+		t.Fatal(err)
+	}
+	e.serve(reloadWatch)
+	if got, want := e.servedSerial(), e.server.Cert.SerialNumber.String(); got != want {
+		t.Fatalf("serving %s, want %s", got, want)
+	}
+	swapSymlink(t, filepath.Join(e.dir, "certs"), "gen2")
+	want := next.Cert.SerialNumber.String()
+	watchEventually(t, "the certificate behind the re-pointed link", func() bool { return e.servedSerial() == want })
+}
+
+// swapSymlink re-points the symlink at link to target atomically: a new link
+// renamed over it, as `ln -sfn` and deploy tools do.
+func swapSymlink(t testing.TB, link, target string) {
+	t.Helper()
+	tmp := link + ".tmp"
+	if err := os.Symlink(target, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -19,82 +18,82 @@ const defaultReadHeaderTimeout = 10 * time.Second
 
 // Serve serves HTTP on l with server under the Guard's config, until
 // server.Shutdown or server.Close, and then returns http.ErrServerClosed as
-// net/http does. On the first Serve of a server it wraps server.Handler with
-// Handler, sets server.TLSConfig to TLSConfig when TLS is on (replacing any
-// TLSConfig of its own), disables HTTP/2 when the config does, sets
-// ReadHeaderTimeout to 10s when it is zero, and routes server.ErrorLog
-// through the Guard to count failed handshakes (lines that are not about
-// handshakes still reach the server's own ErrorLog). Later Serve calls with
-// the same server, concurrent or not, change nothing, so one server can
-// serve several listeners.
+// net/http does. TLS is decided per accepted connection by the config
+// current at that moment, so a reload that switches TLS or HTTP/2 on applies
+// to the next connection; l must be a plain listener (not a tls.Listener).
+//
+// On the first Serve of a server it wraps server.Handler with Handler, sets
+// server.TLSConfig to one of the Guard's (keeping the ALPN protocols of the
+// server's own TLSConfig other than h2 and http/1.1, such as acme-tls/1,
+// which are offered after the Guard's), sets ReadHeaderTimeout to 10s when
+// it is zero, wraps server.ConnContext to re-check connections opened under
+// an earlier config, and routes server.ErrorLog through the Guard to count
+// failed handshakes (lines that are not about handshakes still reach the
+// server's own ErrorLog). HTTP/2 is offered when the config has it on and
+// the server can serve it (see http.Server.Protocols and TLSNextProto).
+// Later Serve calls with the same server, concurrent or not, change
+// nothing, so one server can serve several listeners.
 //
 // While any Serve of the Guard runs, the Guard watches its files and
 // reloads on change.
 func (g *Guard) Serve(l net.Listener, server *http.Server) error {
-	if err := g.begin(server); err != nil {
+	served, err := g.begin(server)
+	if err != nil {
 		return err
 	}
-	defer g.end()
+	defer g.end(server)
 	s := g.snap.Load()
-	attrs := []any{"address", l.Addr().String(), "tls", g.tlsOn}
-	if g.tlsOn {
-		attrs = append(attrs, "http2", g.http2, "client_auth", config.ClientAuthType(s.tls.ClientAuth).String())
+	attrs := []any{"address", l.Addr().String(), "tls", s.tls != nil}
+	if s.tls != nil {
+		attrs = append(attrs, "http2", s.tls.http2 && served.h2, "client_auth", config.ClientAuthType(s.tls.config.ClientAuth).String())
 	}
 	g.logger.Info("listening", attrs...)
-	if g.tlsOn {
-		return server.ServeTLS(l, "", "")
-	}
-	return server.Serve(l)
+	return server.Serve(&guardListener{Listener: l, g: g, server: served})
 }
 
 // begin prepares server once and counts a running Serve, starting the file
 // watcher with the first.
-func (g *Guard) begin(server *http.Server) error {
+func (g *Guard) begin(server *http.Server) (*servedServer, error) {
 	if server == nil {
-		return errors.New("web: nil *http.Server")
+		return nil, errors.New("web: nil *http.Server")
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if h, ok := server.Handler.(*guardHandler); !ok || h.g != g {
-		server.Handler = g.Handler(server.Handler)
-		if g.tlsOn {
-			server.TLSConfig = g.TLSConfig()
-			switch {
-			case !g.http2 && server.TLSNextProto == nil:
-				// net/http's documented way to turn HTTP/2 off.
-				server.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
-			case g.http2 && !serverSpeaksHTTP2(server):
-				// ALPN is decided by the snapshot's tls.Config, shared by
-				// every server: it would offer h2 that this one cannot serve.
-				g.logger.Warn("the http.Server has HTTP/2 turned off but the web config offers it; set http_server_config.http2: false")
+	served := g.servers[server]
+	if served == nil {
+		// No Serve of it runs: its fields are ours to read and write.
+		served = newServedServer(server)
+		if g.servers == nil {
+			g.servers = map[*http.Server]*servedServer{}
+		}
+		g.servers[server] = served
+		if h, ok := server.Handler.(*guardHandler); !ok || h.g != g {
+			server.Handler = g.Handler(server.Handler)
+			server.TLSConfig = served.tlsConfig(g)
+			server.ConnContext = g.connContext(server.ConnContext)
+			if server.ReadHeaderTimeout == 0 {
+				server.ReadHeaderTimeout = defaultReadHeaderTimeout
 			}
+			server.ErrorLog = newErrorLog(g, server.ErrorLog)
 		}
-		if server.ReadHeaderTimeout == 0 {
-			server.ReadHeaderTimeout = defaultReadHeaderTimeout
-		}
-		server.ErrorLog = newErrorLog(g, server.ErrorLog)
 	}
+	served.serving++
 	g.serving++
-	if g.serving == 1 && !g.closed && g.path != "" {
+	if g.serving == 1 && !g.closed {
 		g.startWatching()
 	}
-	return nil
-}
-
-// serverSpeaksHTTP2 reports whether server serves h2 over TLS, by the rules
-// of http.Server.Protocols and TLSNextProto.
-func serverSpeaksHTTP2(server *http.Server) bool {
-	if server.Protocols != nil {
-		return server.Protocols.HTTP2()
-	}
-	_, h2 := server.TLSNextProto["h2"]
-	return server.TLSNextProto == nil || h2
+	return served, nil
 }
 
 // end counts a Serve returning, stopping the file watcher with the last.
-func (g *Guard) end() {
+func (g *Guard) end(server *http.Server) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if served := g.servers[server]; served != nil {
+		if served.serving--; served.serving == 0 {
+			delete(g.servers, server)
+		}
+	}
 	g.serving--
 	if g.serving == 0 {
 		g.stopWatching()

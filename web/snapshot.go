@@ -13,25 +13,30 @@ import (
 
 // snapshot is everything the handshake and request paths need, built once per
 // config change by compile and never modified after the Guard publishes it.
+// Every field describes what is served: the reload pipeline (reload.go)
+// publishes whole snapshots, so warnings and the downgrade rule read the
+// same values the handshake and the requests use.
 type snapshot struct {
 	cfg *config.Config
-	// tls is what GetConfigForClient returns; nil when TLS is off.
-	tls *tls.Config
-	// tlsSection is the tls_server_config that tls was built from. It is
-	// not always cfg.TLS: a reload that turns TLS off keeps serving the
-	// previous TLS settings (see Guard.fit).
-	tlsSection *config.TLSConfig
-	// material is the certificate and client CAs tls serves, for the expiry
-	// metrics; nil when TLS is off.
-	material *config.TLSMaterial
-	// http2 says whether tls offers h2 by ALPN.
-	http2 bool
+	// tls is nil when TLS is off.
+	tls *servedTLS
 	// users is nil when no password is asked for.
 	users *bcrypt.Users
 	// headers are set on every response, names canonical.
 	headers []header
 	// limiter is nil when requests are not rate limited.
 	limiter *limiter
+}
+
+// servedTLS is the TLS a snapshot serves, as one value: the tls.Config the
+// Guard's listener hands to each new connection, the section it was built
+// from and the certificate and client CAs it holds.
+type servedTLS struct {
+	config   *tls.Config
+	section  *config.TLSConfig
+	material *config.TLSMaterial
+	// http2 says whether config offers h2 by ALPN.
+	http2 bool
 }
 
 // header is one configured response header. value is shared by every
@@ -47,7 +52,7 @@ type header struct {
 // certificate, key and client CAs come from cfg.TLSMaterial, read at load
 // time.
 func compile(cfg *config.Config) (*snapshot, error) {
-	s := &snapshot{cfg: cfg, http2: cfg.HTTP.HTTP2Enabled()}
+	s := &snapshot{cfg: cfg}
 	if len(cfg.Users) > 0 {
 		hashes := make(map[string]string, len(cfg.Users))
 		for user, hash := range cfg.Users {
@@ -67,16 +72,18 @@ func compile(cfg *config.Config) (*snapshot, error) {
 		s.limiter = newLimiter(cfg.RateLimit)
 	}
 	if cfg.TLS.IsEnabled() {
-		if err := s.compileTLS(&cfg.TLS, cfg.TLSMaterial()); err != nil {
+		t, err := compileTLS(&cfg.TLS, cfg.TLSMaterial(), cfg.HTTP.HTTP2Enabled())
+		if err != nil {
 			return nil, err
 		}
+		s.tls = t
 	}
 	return s, nil
 }
 
-func (s *snapshot) compileTLS(t *config.TLSConfig, m *config.TLSMaterial) error {
+func compileTLS(t *config.TLSConfig, m *config.TLSMaterial, http2 bool) (*servedTLS, error) {
 	if m == nil || len(m.Certificate.Certificate) == 0 {
-		return fmt.Errorf("web: tls_server_config: no server certificate was loaded")
+		return nil, fmt.Errorf("web: tls_server_config: no server certificate was loaded")
 	}
 	tc := &tls.Config{
 		Certificates: []tls.Certificate{m.Certificate},
@@ -86,7 +93,7 @@ func (s *snapshot) compileTLS(t *config.TLSConfig, m *config.TLSMaterial) error 
 		ClientCAs:  m.ClientCAs,
 		MinVersion: uint16(t.MinVersion),
 		MaxVersion: uint16(t.MaxVersion),
-		NextProtos: nextProtos(s.http2),
+		NextProtos: nextProtos(http2),
 	}
 	for _, c := range t.CipherSuites {
 		tc.CipherSuites = append(tc.CipherSuites, uint16(c))
@@ -97,10 +104,7 @@ func (s *snapshot) compileTLS(t *config.TLSConfig, m *config.TLSMaterial) error 
 	if len(t.ClientAllowedSANs) > 0 {
 		tc.VerifyConnection = newSANSet(t.ClientAllowedSANs).verify
 	}
-	s.tls = tc
-	s.tlsSection = t
-	s.material = m
-	return nil
+	return &servedTLS{config: tc, section: t, material: m, http2: http2}, nil
 }
 
 // nextProtos is what the server offers by ALPN.
@@ -109,17 +113,4 @@ func nextProtos(http2 bool) []string {
 		return []string{"h2", "http/1.1"}
 	}
 	return []string{"http/1.1"}
-}
-
-// withHTTP2 returns a copy of s whose TLS config offers h2 or not, for a
-// reload that changes http2 while the server cannot. s itself is not
-// modified: it may already be published.
-func (s *snapshot) withHTTP2(on bool) *snapshot {
-	c := *s
-	c.http2 = on
-	if s.tls != nil {
-		c.tls = s.tls.Clone()
-		c.tls.NextProtos = nextProtos(on)
-	}
-	return &c
 }

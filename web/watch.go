@@ -1,8 +1,6 @@
 package web
 
 import (
-	"crypto/tls"
-	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -13,22 +11,27 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
-
-	"github.com/webguard/webguard/config"
 )
 
 // Defaults for watchOptions.
 const (
+	defaultEager     = 2 * time.Millisecond
 	defaultDebounce  = 50 * time.Millisecond
 	defaultPollEvery = 5 * time.Second
 )
 
 // watchOptions tune a watcher. The zero value uses the defaults.
 type watchOptions struct {
-	// debounce is how long a change must stay still before it is reported:
-	// relevant events must have stopped for that long, and a change found
-	// without events (polling, lost events) must look the same in two
-	// stats debounce apart.
+	// eager is how long after the first event of a burst the watcher looks
+	// at the files and reports what differs as a tentative change, without
+	// waiting for the writes to settle. It only coalesces the events of one
+	// write (a truncate and a write, a create and a rename). Negative turns
+	// tentative changes off.
+	eager time.Duration
+	// debounce is how long a change must stay still before it is reported
+	// as settled: relevant events must have stopped for that long, and a
+	// change found without events (polling, lost events) must look the same
+	// in two stats debounce apart.
 	debounce time.Duration
 	// pollEvery is how often the files are stat'ed whether or not events
 	// arrived, for filesystems that deliver none (NFS, some FUSE and
@@ -40,6 +43,9 @@ type watchOptions struct {
 }
 
 func (o watchOptions) withDefaults() watchOptions {
+	if o.eager == 0 {
+		o.eager = defaultEager
+	}
 	if o.debounce <= 0 {
 		o.debounce = defaultDebounce
 	}
@@ -49,28 +55,47 @@ func (o watchOptions) withDefaults() watchOptions {
 	return o
 }
 
-// watcher reports changes to a set of files. It watches the directory of
-// each file, and of every symbolic link on the way to it, rather than the file
-// itself: writers that replace a file by renaming a new one over it, and
-// Kubernetes, which swaps a "..data" symlink to a new directory, never modify
-// the watched inode, so a watch on the file would see nothing.
+// change is what a watcher reports: some watched files differ from what it
+// reported before.
+type change struct {
+	// files are the watched files whose signature changed.
+	files []string
+	// settled says the writes have stopped (see watchOptions.debounce). A
+	// change that has not settled is tentative: the files may be caught
+	// half-written, and a settled change follows once they stop moving.
+	settled bool
+	// state is the look at the files the change was found in, for telling
+	// a settled change from a tentative one already acted on.
+	state scan
+}
+
+// watcher reports changes to a set of files on its changes channel. It
+// watches every directory on the way to each file and the directory of
+// every symbolic link met resolving it, rather than the file itself:
+// writers that replace a file by renaming a new one over it, Kubernetes,
+// which swaps a "..data" symlink to a new directory, and an operator who
+// re-points a directory symlink in the middle of the path (certs -> gen2)
+// never modify the watched inode, so a watch on the file would see nothing.
 //
 // Directory events only say "look again". What decides is a signature of each
 // file (size, modification time, identity of the inode reached, resolved
-// path), so unrelated files in the same directory do not cause reloads and a
-// change that reverts before it settles is not reported.
+// path), so unrelated files in the same directories do not cause reports and
+// a change that reverts before it settles is not reported as settled.
 //
-// The set of files is asked for again at every look (files), so that a
-// reload naming other files, or an explicit reload the watcher did not
-// trigger, moves the watch along.
+// The set of files is asked for again at every look (files), and when
+// something is sent on refresh, so that a reload naming other files moves the
+// watch along.
 //
-// onChange runs on the watcher's own goroutine, one call at a time, once per
-// settled change.
+// The watcher knows nothing of what the files mean: its consumer decides. It
+// never waits for the consumer: a report not yet received is replaced by the
+// next one, merged with it.
 type watcher struct {
-	opts     watchOptions
-	logger   *slog.Logger
-	files    func() []string // absolute paths; called on the watcher's goroutine
-	onChange func()
+	opts    watchOptions
+	logger  *slog.Logger
+	files   func() []string // absolute paths; called on the watcher's goroutine
+	refresh <-chan struct{}
+	// changes holds at most one report, the latest.
+	changes chan change
 
 	stopOnce sync.Once
 	stopc    chan struct{}
@@ -78,18 +103,19 @@ type watcher struct {
 }
 
 // newWatcher starts watching the files that files returns and returns once
-// the watch is in place. The caller must call stop.
-func newWatcher(files func() []string, onChange func(), opts watchOptions, logger *slog.Logger) *watcher {
+// the watch is in place. The caller must call stop. refresh may be nil.
+func newWatcher(files func() []string, refresh <-chan struct{}, opts watchOptions, logger *slog.Logger) *watcher {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	w := &watcher{
-		opts:     opts.withDefaults(),
-		logger:   logger,
-		files:    files,
-		onChange: onChange,
-		stopc:    make(chan struct{}),
-		done:     make(chan struct{}),
+		opts:    opts.withDefaults(),
+		logger:  logger,
+		files:   files,
+		refresh: refresh,
+		changes: make(chan change, 1),
+		stopc:   make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	// The first signatures are taken and the directories watched before
 	// returning, so that a change made right after newWatcher returns is
@@ -109,16 +135,33 @@ func newWatcher(files func() []string, onChange func(), opts watchOptions, logge
 	return w
 }
 
-// stop ends watching and waits for the watcher's goroutines to return,
-// including a running onChange. It is idempotent. It must not be called from
-// onChange.
+// stop ends watching and waits for the watcher's goroutine to return. It
+// never waits for the consumer of changes, which may be in the middle of a
+// slow reload. It is idempotent.
 func (w *watcher) stop() {
 	w.stopOnce.Do(func() { close(w.stopc) })
 	<-w.done
 }
 
+// report hands c to the consumer without waiting: a report the consumer has
+// not taken yet is merged into c (the files of both, c's state and
+// settledness).
+func (w *watcher) report(c change) {
+	select {
+	case old := <-w.changes:
+		for _, f := range old.files {
+			if !slices.Contains(c.files, f) {
+				c.files = append(c.files, f)
+			}
+		}
+	default:
+	}
+	// Only this goroutine sends, and the buffer was just emptied.
+	w.changes <- c
+}
+
 // run is the watcher's goroutine. It owns fsw (nil when polling only).
-func (w *watcher) run(fsw *fsnotify.Watcher, applied scan) {
+func (w *watcher) run(fsw *fsnotify.Watcher, settled scan) {
 	defer close(w.done)
 
 	var events <-chan fsnotify.Event
@@ -132,7 +175,9 @@ func (w *watcher) run(fsw *fsnotify.Watcher, applied scan) {
 	defer poll.Stop()
 	settle := time.NewTimer(time.Hour)
 	settle.Stop()
-	armed := false
+	eager := time.NewTimer(time.Hour)
+	eager.Stop()
+	armed, eagerArmed := false, false
 	// byEvent says the pending check was armed by fsnotify events only.
 	// Every write sends one and pushes the check back, so a debounce
 	// without events means the writes have settled. A change found by
@@ -147,26 +192,43 @@ func (w *watcher) run(fsw *fsnotify.Watcher, applied scan) {
 		settle.Reset(w.opts.debounce)
 		armed = true
 	}
-	// pending is the last scan that differed from applied, waiting to be seen
-	// again unchanged one debounce later.
+	// settled is the look last reported as settled, reported the look last
+	// reported at all (tentative changes are compared with it, so that one
+	// is sent per difference).
+	reported := settled
+	// pending is the last scan that differed from settled, waiting to be
+	// seen again unchanged one debounce later.
 	var pending *scan
+	retarget := func() {
+		files := w.files()
+		settled = settled.retarget(files)
+		reported = reported.retarget(files)
+		w.watchDirs(fsw, settled)
+	}
 
 	for {
 		select {
 		case <-w.stopc:
 			return
 
+		case <-w.refresh:
+			retarget()
+
 		case ev, ok := <-events:
 			if !ok {
 				events = nil
 				continue
 			}
-			if applied.relevant(ev.Name) || (pending != nil && pending.relevant(ev.Name)) {
+			if settled.relevant(ev.Name) || reported.relevant(ev.Name) || (pending != nil && pending.relevant(ev.Name)) {
 				// Restarting the timer on every event is what makes this a
 				// debounce: a file still being written keeps pushing the
 				// check back.
 				pending = nil
 				arm(true)
+				if w.opts.eager > 0 && !eagerArmed {
+					eager.Reset(w.opts.eager)
+					eagerArmed = true
+				}
 			}
 
 		case err, ok := <-errs:
@@ -179,27 +241,34 @@ func (w *watcher) run(fsw *fsnotify.Watcher, applied scan) {
 			arm(false)
 
 		case <-poll.C:
-			applied = applied.retarget(w.files())
-			if !armed && !scanFiles(applied.files).equal(applied) {
+			retarget()
+			if !armed && !scanFiles(settled.files).equal(settled) {
 				arm(false)
 			}
-			w.watchDirs(fsw, applied)
+
+		case <-eager.C:
+			eagerArmed = false
+			reported = reported.retarget(w.files())
+			cur := scanFiles(reported.files)
+			if changed := cur.changed(reported); len(changed) > 0 {
+				reported = cur
+				w.report(change{files: changed, state: cur})
+			}
 
 		case <-settle.C:
 			armed = false
-			applied = applied.retarget(w.files())
-			cur := scanFiles(applied.files)
+			settled = settled.retarget(w.files())
+			cur := scanFiles(settled.files)
 			switch {
-			case cur.equal(applied):
+			case cur.equal(settled):
 				pending = nil
 			case byEvent || pending != nil && cur.equal(*pending):
-				// Taken before onChange reads the files: if they change
-				// again while it runs, the next scan differs and reports it.
-				applied, pending = cur, nil
-				w.onChange()
-				// A reload may name other files.
-				applied = applied.retarget(w.files())
-				w.watchDirs(fsw, applied)
+				// Taken before the consumer reads the files: if they
+				// change again meanwhile, the next scan differs and
+				// reports it.
+				changed := cur.changed(settled)
+				settled, reported, pending = cur, cur, nil
+				w.report(change{files: changed, settled: true, state: cur})
 			default:
 				pending = &cur
 				arm(false)
@@ -258,9 +327,10 @@ func (a signature) equal(b signature) bool {
 type scan struct {
 	files []string
 	sigs  map[string]signature
-	// paths are the files and every link on the way to them, as written
-	// and with their directory resolved. An event on one of them, or on a
-	// directory above one of them (Kubernetes renames "..data"), is relevant.
+	// paths are the files, every directory above them and every symlink on
+	// the way, each with its directory resolved (as fsnotify names them). An
+	// event on one of them, or on a directory above one of them, is
+	// relevant.
 	paths []string
 	dirs  []string
 }
@@ -270,6 +340,19 @@ const maxHops = 40
 
 func scanFiles(files []string) scan {
 	s := scan{files: slices.Clone(files), sigs: make(map[string]signature, len(files))}
+	for _, f := range files {
+		s.sigs[f] = stat(f)
+		s.walk(f)
+	}
+	return s
+}
+
+// walk resolves path one component at a time, as the kernel does, and adds
+// to s every directory it passes through and, for each symlink met, the
+// link itself and the directory it lives in. Re-pointing any of those links,
+// or renaming any of those directories, changes what path reaches; an event
+// in the directories s.dirs lists is how that is seen.
+func (s *scan) walk(path string) {
 	addPath := func(p string) {
 		if !slices.Contains(s.paths, p) {
 			s.paths = append(s.paths, p)
@@ -280,32 +363,47 @@ func scanFiles(files []string) scan {
 			s.dirs = append(s.dirs, d)
 		}
 	}
-	for _, f := range files {
-		s.sigs[f] = stat(f)
-		p := filepath.Clean(f)
-		for range maxHops {
-			addPath(p)
-			dir := filepath.Dir(p)
-			if real, err := filepath.EvalSymlinks(dir); err == nil {
-				addPath(filepath.Join(real, filepath.Base(p)))
-				dir = real
-			}
-			addDir(dir)
-			fi, err := os.Lstat(p)
-			if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
-				break
-			}
-			t, err := os.Readlink(p)
-			if err != nil {
-				break
-			}
-			if !filepath.IsAbs(t) {
-				t = filepath.Join(filepath.Dir(p), t)
-			}
-			p = filepath.Clean(t)
+	rest := strings.Split(strings.TrimPrefix(filepath.Clean(path), string(filepath.Separator)), string(filepath.Separator))
+	resolved := string(filepath.Separator)
+	hops := 0
+	for len(rest) > 0 {
+		name := rest[0]
+		rest = rest[1:]
+		if name == "" || name == "." {
+			continue
 		}
+		if name == ".." {
+			resolved = filepath.Dir(resolved)
+			continue
+		}
+		p := filepath.Join(resolved, name)
+		addPath(p)
+		// The directory holding p: a rename or a new link there changes
+		// what p is. The root is only watched when a link lives in it.
+		if resolved != string(filepath.Separator) {
+			addDir(resolved)
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			// Not there (yet): what is above it is watched, which is
+			// where it will appear.
+			return
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			resolved = p
+			continue
+		}
+		addDir(resolved)
+		hops++
+		t, err := os.Readlink(p)
+		if err != nil || hops > maxHops {
+			return
+		}
+		if filepath.IsAbs(t) {
+			resolved = string(filepath.Separator)
+		}
+		rest = append(strings.Split(t, string(filepath.Separator)), rest...)
 	}
-	return s
 }
 
 func stat(path string) signature {
@@ -334,6 +432,17 @@ func (s scan) equal(o scan) bool {
 	return true
 }
 
+// changed lists the files of s whose signature differs in o.
+func (s scan) changed(o scan) []string {
+	var files []string
+	for _, f := range s.files {
+		if sig, ok := o.sigs[f]; !ok || !sig.equal(s.sigs[f]) {
+			files = append(files, f)
+		}
+	}
+	return files
+}
+
 // retarget returns s for a new file set: files s knew keep their signature
 // (so a change not yet reported stays visible), new files are stat'ed now.
 func (s scan) retarget(files []string) scan {
@@ -358,109 +467,4 @@ func (s scan) relevant(name string) bool {
 		}
 	}
 	return false
-}
-
-// startWatching starts the file watcher for a Guard with a config file:
-// each settled change to web.yml or a file it names reloads, holding back
-// changes that lower security (see lowersSecurity). Called with g.mu held,
-// when the first Serve begins.
-func (g *Guard) startWatching() {
-	if g.path == "" || g.watch != nil {
-		return
-	}
-	// heldFiles are the files a held-back config names, watched as well so
-	// that completing or reverting the change is seen. Only the watcher's
-	// goroutine (and newWatcher, before it starts) touches it.
-	var heldFiles []string
-	files := func() []string {
-		list := g.snap.Load().cfg.Files()
-		for _, f := range heldFiles {
-			if !slices.Contains(list, f) {
-				list = append(list, f)
-			}
-		}
-		return list
-	}
-	onChange := func() {
-		heldFiles = nil
-		// reload logs and counts failures and held changes itself.
-		_ = g.reload(func(_, next *config.Config) string {
-			// The snapshot's TLS section rather than its config: after a
-			// refused switch of TLS off, the config says "no TLS" while the
-			// TLS settings of the config before it are still served.
-			reason := lowersSecurity(g.snap.Load(), next)
-			if reason != "" {
-				heldFiles = next.Files()
-			}
-			return reason
-		})
-	}
-	g.watch = newWatcher(files, onChange, g.watchOpts, g.logger)
-}
-
-// stopWatching stops the file watcher and waits for it, including a reload
-// it is running. Called with g.mu held, when the last Serve returns or on
-// Close.
-func (g *Guard) stopWatching() {
-	if g.watch == nil {
-		return
-	}
-	g.watch.stop()
-	g.watch = nil
-}
-
-// lowersSecurity says how next is less strict than what running serves, or
-// "" when it is not. A reload the watcher triggers is held back when it is:
-// the file may have been read half-written, and half a web.yml is often
-// valid (the TLS section without the users that follow). Only an explicit
-// Reload or a restart applies such a change.
-//
-// Lowering is: every user removed (removing some is not), a weaker
-// client_auth_type (see clientAuthWeaker), client_allowed_sans emptied, or a
-// lower min_version. TLS turned off is not held here: the Guard refuses that
-// anyway and keeps serving TLS as it was.
-func lowersSecurity(running *snapshot, next *config.Config) string {
-	var reasons []string
-	if running.users != nil && running.users.Len() > 0 && len(next.Users) == 0 {
-		reasons = append(reasons, "every basic_auth_users entry removed")
-	}
-	if rt, nt := running.tlsSection, &next.TLS; rt != nil && nt.IsEnabled() {
-		if clientAuthWeaker(rt.ClientAuthType, nt.ClientAuthType) {
-			reasons = append(reasons, fmt.Sprintf("tls_server_config.client_auth_type lowered from %s to %s", rt.ClientAuthType, nt.ClientAuthType))
-		}
-		if len(rt.ClientAllowedSANs) > 0 && len(nt.ClientAllowedSANs) == 0 {
-			reasons = append(reasons, "tls_server_config.client_allowed_sans emptied")
-		}
-		if nt.MinVersion < rt.MinVersion {
-			reasons = append(reasons, fmt.Sprintf("tls_server_config.min_version lowered from %s to %s", rt.MinVersion, nt.MinVersion))
-		}
-	}
-	return strings.Join(reasons, "; ")
-}
-
-// clientAuthStrength orders the client certificate policies from the
-// weakest: NoClientCert < RequestClientCert < RequireAnyClientCert <
-// VerifyClientCertIfGiven < RequireAndVerifyClientCert.
-func clientAuthStrength(t config.ClientAuthType) int {
-	switch t.TLS() {
-	case tls.RequestClientCert:
-		return 1
-	case tls.RequireAnyClientCert:
-		return 2
-	case tls.VerifyClientCertIfGiven:
-		return 3
-	case tls.RequireAndVerifyClientCert:
-		return 4
-	}
-	return 0
-}
-
-// clientAuthWeaker reports whether going from one policy to another admits a
-// client the first refused: a step down the order of clientAuthStrength, or
-// one that stops requiring a certificate (RequireAnyClientCert to
-// VerifyClientCertIfGiven) or stops verifying one.
-func clientAuthWeaker(from, to config.ClientAuthType) bool {
-	return clientAuthStrength(to) < clientAuthStrength(from) ||
-		(from.Requires() && !to.Requires()) ||
-		(from.Verifies() && !to.Verifies())
 }

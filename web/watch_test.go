@@ -68,11 +68,39 @@ func (r *changeRecorder) waitChange(t *testing.T, n int) string {
 	return r.last()
 }
 
+// startWatcher starts a watcher on files with a consumer that calls onChange
+// for each settled change; both are stopped at cleanup.
 func startWatcher(t *testing.T, files []string, onChange func(), opts watchOptions) *watcher {
 	t.Helper()
-	w := newWatcher(func() []string { return files }, onChange, opts, nil)
-	t.Cleanup(w.stop)
+	w := newWatcher(func() []string { return files }, nil, opts, nil)
+	consume(t, w, func(c change) {
+		if c.settled {
+			onChange()
+		}
+	})
 	return w
+}
+
+// consume calls f with every change w reports, on a goroutine of its own,
+// until the test ends; then it stops w.
+func consume(t *testing.T, w *watcher, f func(change)) {
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case c := <-w.changes:
+				f(c)
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		close(stop)
+		<-done
+		w.stop()
+	})
 }
 
 func watchWrite(t *testing.T, path, content string) {
@@ -303,7 +331,7 @@ func TestWatcherMissingDirectory(t *testing.T) {
 	rec.waitChange(t, 2) // a file disappearing is a change too
 }
 
-// TestWatcherFileSetChanges changes the watched set from onChange, as a
+// TestWatcherFileSetChanges changes the watched set on a change, as a
 // reload that names a new certificate file does.
 func TestWatcherFileSetChanges(t *testing.T) {
 	dirA, dirB := t.TempDir(), t.TempDir()
@@ -314,17 +342,22 @@ func TestWatcherFileSetChanges(t *testing.T) {
 	var mu sync.Mutex
 	files := []string{cfg}
 	var calls atomic.Int32
+	refresh := make(chan struct{}, 1)
 	w := newWatcher(func() []string {
 		mu.Lock()
 		defer mu.Unlock()
 		return files
-	}, func() {
+	}, refresh, fastWatch, nil)
+	consume(t, w, func(c change) {
+		if !c.settled {
+			return
+		}
 		calls.Add(1)
 		mu.Lock()
 		files = []string{cfg, cert}
 		mu.Unlock()
-	}, fastWatch, nil)
-	t.Cleanup(w.stop)
+		refresh <- struct{}{}
+	})
 
 	watchWrite(t, cfg, "cert_file: new.crt")
 	watchEventually(t, "the config change", func() bool { return calls.Load() >= 1 })
@@ -421,41 +454,76 @@ func TestSignature(t *testing.T) {
 	}
 }
 
-// TestWatcherStop checks that stop waits for a running onChange, is
+// TestWatcherStop checks that stop returns while the consumer of changes is
+// still busy (a reload blocked on a slow read must not hold up shutdown), is
 // idempotent, and leaves no goroutine behind (the watcher's and fsnotify's).
 func TestWatcherStop(t *testing.T) {
 	before := runtime.NumGoroutine()
 	path := filepath.Join(t.TempDir(), "web.yml")
 	watchWrite(t, path, "one")
 
-	entered, release := make(chan struct{}), make(chan struct{})
-	var finished atomic.Bool
-	w := newWatcher(func() []string { return []string{path} }, func() {
+	w := newWatcher(func() []string { return []string{path} }, nil, fastWatch, nil)
+	entered, release, consumed := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(consumed)
+		<-w.changes
 		close(entered)
-		<-release
-		finished.Store(true)
-	}, fastWatch, nil)
+		<-release // a reload stuck on a read
+	}()
 	watchWrite(t, path, "two")
 	select {
 	case <-entered:
 	case <-time.After(watchWait):
-		t.Fatal("onChange not called")
+		t.Fatal("no change reported")
 	}
+	// More changes while the consumer is stuck: the watcher keeps the
+	// latest and does not wait.
+	watchWrite(t, path, "three")
 
 	stopped := make(chan struct{})
 	go func() { w.stop(); close(stopped) }()
-	close(release)
 	select {
 	case <-stopped:
 	case <-time.After(watchWait):
-		t.Fatal("stop did not return")
-	}
-	if !finished.Load() {
-		t.Error("stop returned before onChange finished")
+		t.Fatal("stop waited for the busy consumer")
 	}
 	w.stop() // idempotent
+	close(release)
+	<-consumed
 
 	watchEventually(t, "goroutines to exit", func() bool { return runtime.NumGoroutine() <= before })
+}
+
+// TestWatcherTentative writes a file with a debounce far longer than the
+// test: the change is reported at once as tentative, then as settled once
+// the writes stop.
+func TestWatcherTentative(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "server.crt")
+	watchWrite(t, path, "one")
+	w := newWatcher(func() []string { return []string{path} }, nil, watchOptions{debounce: 300 * time.Millisecond, pollEvery: time.Hour}, nil)
+	t.Cleanup(w.stop)
+	watchWrite(t, path, "two")
+	var got []change
+	for len(got) == 0 || !got[len(got)-1].settled {
+		select {
+		case c := <-w.changes:
+			got = append(got, c)
+		case <-time.After(watchWait):
+			t.Fatalf("reported %d changes and none settled", len(got))
+		}
+	}
+	// The truncate and the write of os.WriteFile may each be reported.
+	if len(got) < 2 || got[0].settled {
+		t.Fatalf("reported %d changes, the first settled %v; want tentative ones first", len(got), got[0].settled)
+	}
+	for i, c := range got {
+		if len(c.files) != 1 || c.files[0] != path {
+			t.Errorf("report %d names %q, want %q", i, c.files, path)
+		}
+	}
+	if last, tentative := got[len(got)-1], got[len(got)-2]; !last.state.equal(tentative.state) {
+		t.Error("the settled report's look differs from the last tentative one's, with no write between")
+	}
 }
 
 // TestWatcherStopIdle stops a watcher that never reported anything.
@@ -463,8 +531,13 @@ func TestWatcherStopIdle(t *testing.T) {
 	before := runtime.NumGoroutine()
 	for _, opts := range []watchOptions{fastWatch, {noEvents: true}} {
 		path := filepath.Join(t.TempDir(), "web.yml")
-		w := newWatcher(func() []string { return []string{path} }, func() { t.Error("unexpected change") }, opts, nil)
+		w := newWatcher(func() []string { return []string{path} }, nil, opts, nil)
 		w.stop()
+		select {
+		case c := <-w.changes:
+			t.Errorf("unexpected change %v", c.files)
+		default:
+		}
 	}
 	watchEventually(t, "goroutines to exit", func() bool { return runtime.NumGoroutine() <= before })
 }
