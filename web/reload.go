@@ -27,6 +27,11 @@ import (
 // A change that does not load or compile leaves the running snapshot in
 // place. Each reload logs one line saying what happened to the whole change.
 
+// ErrHeld is what Update returns, wrapped, for a change that lowers security:
+// it is held back, the running config stays, and an explicit Reload applies
+// it.
+var ErrHeld = errors.New("web: change held back because it lowers security; reload explicitly to apply it")
+
 // trigger is what started a reload.
 type trigger int
 
@@ -118,11 +123,14 @@ func (g *Guard) run(how trigger, cfg *config.Config, state *scan) error {
 	defer g.reloadMu.Unlock()
 	st := &g.reload
 	if how == bySettled && st.tentativeApplied && state != nil && state.equal(st.tentative) {
-		// A tentative reload already served these very files.
+		// A tentative reload already served these very files, and any
+		// reload since read them as they are.
 		st.tentativeApplied = false
 		return nil
 	}
-	if how != byTentative {
+	if how == byTentative {
+		// Whatever this attempt gives, the settled report of these files
+		// has to decide unless it is served below.
 		st.tentativeApplied = false
 	}
 	if cfg != nil {
@@ -156,7 +164,10 @@ func (g *Guard) run(how trigger, cfg *config.Config, state *scan) error {
 			g.metrics.reloaded(reloadHeld)
 			g.logger.Warn("web config change held back because it lowers security; reload explicitly (SIGHUP) or restart to apply it",
 				"file", file, "reason", reason)
-			return fmt.Errorf("web: change to %s held back: %s", file, reason)
+			if file == "" {
+				return fmt.Errorf("%w (%s)", ErrHeld, reason)
+			}
+			return fmt.Errorf("%w (%s: %s)", ErrHeld, file, reason)
 		}
 	}
 	st.held = nil

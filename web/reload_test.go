@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/webguard/webguard/bcrypt"
+	"github.com/webguard/webguard/config"
 	"github.com/webguard/webguard/internal/pki"
 )
 
@@ -1002,5 +1003,114 @@ func swapSymlink(t testing.TB, link, target string) {
 	}
 	if err := os.Rename(tmp, link); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestInMemoryConfig serves the web section of a service's own config file:
+// its certificate files are watched and reloaded as usual, a changed section
+// handed over with Update follows the rules of a file change (tightening at
+// once, a downgrade held until Reload, a broken one refused with the last
+// good kept), and errors name the service file, line and field.
+func TestInMemoryConfig(t *testing.T) {
+	e := newReloadEnv(t, "")
+	svc := filepath.Join(e.dir, "service.yml")
+	section := func(web string) *config.Config {
+		t.Helper()
+		c, err := config.ParseSection([]byte("name: svc\nweb:\n"+web), svc, "web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	indent := func(s string) string { return "  " + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n  ") + "\n" }
+	alice := "basic_auth_users:\n  alice: " + reloadHash(t, "alice-pw") + "\n"
+
+	if _, err := New(Options{ConfigFile: e.cfgPath, Config: section(indent(reloadTLS))}); err == nil {
+		t.Error("New with both ConfigFile and Config succeeded")
+	}
+	logs := &reloadLog{}
+	g, err := New(Options{Config: section(indent(reloadTLS + alice)), Logger: slog.New(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.watchOpts = reloadWatch
+	e.g, e.logs, e.tls = g, logs, true
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.addr = l.Addr().String()
+	srv := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
+	served := make(chan error, 1)
+	go func() { served <- g.Serve(l, srv) }()
+	t.Cleanup(func() {
+		srv.Close()
+		<-served
+		g.Close()
+	})
+	aliceC := reloadClient{user: "alice", pass: "alice-pw"}
+	watchEventually(t, "serving", func() bool { return e.status(aliceC) == http.StatusOK })
+
+	// The certificate files the section names are watched.
+	next := e.newServerCert()
+	if err := next.WriteFiles(filepath.Join(e.dir, "server.crt"), filepath.Join(e.dir, "server.key")); err != nil {
+		t.Fatal(err)
+	}
+	watchEventually(t, "the rotated certificate", func() bool { return e.servedSerial() == next.Cert.SerialNumber.String() })
+
+	// Tightening applies at once.
+	if err := g.Update(section(indent(reloadTLS + alice + "http_server_config:\n  headers:\n    X-Frame-Options: deny\n"))); err != nil {
+		t.Fatalf("Update adding a header: %v", err)
+	}
+	if got := e.header(aliceC, "X-Frame-Options"); got != "deny" {
+		t.Errorf("X-Frame-Options after Update = %q, want deny", got)
+	}
+
+	// A downgrade is held until Reload.
+	err = g.Update(section(indent(reloadTLS)))
+	if !errors.Is(err, ErrHeld) || !strings.Contains(err.Error(), "basic_auth_users") {
+		t.Fatalf("Update removing every user: %v, want ErrHeld naming basic_auth_users", err)
+	}
+	if got := e.status(reloadClient{}); got != http.StatusUnauthorized {
+		t.Errorf("no credentials while held: status %d, want 401", got)
+	}
+	if err := g.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.status(reloadClient{}); got != http.StatusOK {
+		t.Errorf("no credentials after Reload: status %d, want 200", got)
+	}
+
+	// A section whose files cannot be read is refused; the last good stays.
+	// ParseSection reads the files: a missing one fails there, named.
+	_, err = config.ParseSection([]byte("name: svc\nweb:\n"+indent(strings.Replace(reloadTLS, "server.crt", "missing.crt", 1))), svc, "web")
+	if err == nil || !strings.HasPrefix(err.Error(), svc+":4: web.tls_server_config.cert_file: cannot read") {
+		t.Errorf("ParseSection naming a missing file: %v", err)
+	}
+	failures := e.reloads(reloadFailure)
+	good := section(indent(reloadTLS))
+	if err := os.Rename(filepath.Join(e.dir, "server.key"), filepath.Join(e.dir, "server.key.away")); err != nil {
+		t.Fatal(err)
+	}
+	err = g.Update(good)
+	if err == nil || !strings.HasPrefix(err.Error(), svc+":5: web.tls_server_config.key_file: cannot read") {
+		t.Errorf("Update with the key gone: %v, want an error at %s:5 naming web.tls_server_config.key_file", err, svc)
+	}
+	if got := e.reloads(reloadFailure); got < failures+1 {
+		t.Errorf("reloads{outcome=failure} %v -> %v, want one more", failures, got)
+	}
+	if got := e.servedSerial(); got != next.Cert.SerialNumber.String() {
+		t.Errorf("serving %s after a failed Update, want the last good %s", got, next.Cert.SerialNumber)
+	}
+	// The watcher sees the key gone (the section handed over names it),
+	// and then back.
+	e.waitReload(reloadFailure, failures+1)
+	if err := os.Rename(filepath.Join(e.dir, "server.key.away"), filepath.Join(e.dir, "server.key")); err != nil {
+		t.Fatal(err)
+	}
+	watchEventually(t, "the reload once the key is back", func() bool { return e.metric("webguard_config_last_reload_successful") == 1 })
+
+	if err := (&Guard{path: "web.yml"}).Update(good); err == nil {
+		t.Error("Update on a Guard serving a file succeeded")
 	}
 }
