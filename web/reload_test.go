@@ -1022,7 +1022,9 @@ func TestInMemoryConfig(t *testing.T) {
 		}
 		return c
 	}
-	indent := func(s string) string { return "  " + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n  ") + "\n" }
+	indent := func(s string) string {
+		return "  " + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n  ") + "\n"
+	}
 	alice := "basic_auth_users:\n  alice: " + reloadHash(t, "alice-pw") + "\n"
 
 	if _, err := New(Options{ConfigFile: e.cfgPath, Config: section(indent(reloadTLS))}); err == nil {
