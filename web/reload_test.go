@@ -991,6 +991,16 @@ func TestHotReloadDirectorySymlinkSwap(t *testing.T) {
 	swapSymlink(t, filepath.Join(e.dir, "certs"), "gen2")
 	want := next.Cert.SerialNumber.String()
 	watchEventually(t, "the certificate behind the re-pointed link", func() bool { return e.servedSerial() == want })
+
+	// The directory the link leads to now is watched too: a later write
+	// there, once the swap has settled, is seen.
+	time.Sleep(5 * reloadWatch.debounce) // the operator's pause, not an assertion
+	third := e.newServerCert()
+	if err := third.WriteFiles(filepath.Join(e.dir, "gen2", "server.crt"), filepath.Join(e.dir, "gen2", "server.key")); err != nil {
+		t.Fatal(err)
+	}
+	want = third.Cert.SerialNumber.String()
+	watchEventually(t, "a certificate rewritten in the new directory", func() bool { return e.servedSerial() == want })
 }
 
 // swapSymlink re-points the symlink at link to target atomically: a new link

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -21,6 +23,7 @@ import (
 const (
 	rotations       = 10                     // cert and key written back to back
 	slowRotations   = 3                      // cert, then the key 500 ms later
+	stepRotations   = 3                      // each file written in steps, as an editor may
 	slowGap         = 500 * time.Millisecond // between the cert and the key write
 	rotationTimeout = 5 * time.Second        // for the new certificate to be served
 )
@@ -34,9 +37,11 @@ const (
 // handshakes in a loop to find it. Over rotations rotations it reports p50
 // and max. Then, in slowRotations rotations the key is written 500 ms after
 // the certificate while a client handshakes continuously (a new connection
-// each time, no resumption): every handshake that fails is counted. The
-// stdlib baseline has no rotation to compare with. It runs once whatever b.N
-// is.
+// each time, no resumption): every handshake that fails is counted. Last, in
+// stepRotations rotations each file is written in place in three pieces a
+// few milliseconds apart, as a slow writer or an editor may, with the same
+// count. The stdlib baseline has no rotation to compare with. It runs once
+// whatever b.N is.
 func BenchmarkRotation(b *testing.B) {
 	d := newBenchDir(b, modeTLS)
 	reloads := &reloadClock{}
@@ -62,7 +67,7 @@ func BenchmarkRotation(b *testing.B) {
 		b.Fatal(err)
 	}
 
-	certs := make([]*pki.Cert, rotations+slowRotations)
+	certs := make([]*pki.Cert, rotations+slowRotations+stepRotations)
 	for i := range certs {
 		if certs[i], err = d.ca.Server(pki.Request{Hosts: []string{"127.0.0.1"}}); err != nil {
 			b.Fatal(err)
@@ -117,7 +122,29 @@ func BenchmarkRotation(b *testing.B) {
 		slowLat = append(slowLat, rotate(c, slowGap))
 	}
 	slowTotal, slowFailed, firstErr := p.stop()
+	p = startProber(addr, tc)
+	var stepLat []time.Duration
+	for _, c := range certs[rotations+slowRotations:] {
+		writeInSteps(b, crt, c.CertPEM)
+		writeInSteps(b, key, c.KeyPEM)
+		start := time.Now()
+		want := c.Cert.SerialNumber.String()
+		for {
+			if got, err := handshake(addr, tc); err == nil && got == want {
+				stepLat = append(stepLat, time.Since(start))
+				break
+			}
+			if time.Since(start) > rotationTimeout {
+				b.Fatalf("the new certificate was not served within %s of the write", rotationTimeout)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stepTotal, stepFailed, stepErr := p.stop()
 	b.StopTimer()
+	if stepErr != nil {
+		b.Logf("first failed handshake during the writes in steps: %v", stepErr)
+	}
 	if firstErr != nil {
 		b.Logf("first failed handshake during the 500 ms writes: %v", firstErr)
 	}
@@ -131,6 +158,120 @@ func BenchmarkRotation(b *testing.B) {
 	b.ReportMetric(ms(percentile(slowLat, 1)), "gap500-rotate-max-ms")
 	b.ReportMetric(float64(slowFailed), "gap500-failed-handshakes")
 	b.ReportMetric(float64(slowTotal), "gap500-handshakes")
+	b.ReportMetric(ms(percentile(stepLat, 1)), "steps-rotate-max-ms")
+	b.ReportMetric(float64(stepFailed), "steps-failed-handshakes")
+	b.ReportMetric(float64(stepTotal), "steps-handshakes")
+}
+
+// writeInSteps writes data over path in place in three pieces, 3 ms apart.
+func writeInSteps(b *testing.B, path string, data []byte) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range 3 {
+		piece := data[i*len(data)/3 : (i+1)*len(data)/3]
+		if _, err := f.Write(piece); err != nil {
+			b.Fatal(err)
+		}
+		if i < 2 {
+			time.Sleep(3 * time.Millisecond)
+		}
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkSymlinkSwap measures how soon a certificate directory swapped by
+// re-pointing a symlink in the middle of the path (certs -> gen1 becomes
+// certs -> gen2, web.yml naming certs/server.crt) is served: from the rename
+// that swaps the link to the end of the first handshake presenting the new
+// certificate, over swaps swaps, p50 and max, with a client handshaking
+// continuously meanwhile (failed handshakes counted). It runs once whatever
+// b.N is.
+func BenchmarkSymlinkSwap(b *testing.B) {
+	const swaps = 10
+	d := newBenchDir(b, modeTLS)
+	gens := make([]*pki.Cert, swaps+1)
+	for i := range gens {
+		c, err := d.ca.Server(pki.Request{Hosts: []string{"127.0.0.1"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		gen := filepath.Join(d.dir, fmt.Sprintf("gen%d", i))
+		if err := os.Mkdir(gen, 0o700); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.WriteFiles(filepath.Join(gen, "server.crt"), filepath.Join(gen, "server.key")); err != nil {
+			b.Fatal(err)
+		}
+		gens[i] = c
+	}
+	link := filepath.Join(d.dir, "certs")
+	if err := os.Symlink("gen0", link); err != nil {
+		b.Fatal(err)
+	}
+	yml := "tls_server_config:\n  cert_file: certs/server.crt\n  key_file: certs/server.key\n"
+	if err := os.WriteFile(filepath.Join(d.dir, "web.yml"), []byte(yml), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	g, err := web.New(web.Options{ConfigFile: filepath.Join(d.dir, "web.yml")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { g.Close() })
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	server := &http.Server{Handler: http.HandlerFunc(benchHandler)}
+	served := make(chan error, 1)
+	go func() { served <- g.Serve(l, server) }()
+	b.Cleanup(func() {
+		server.Close()
+		<-served
+	})
+	addr := l.Addr().String()
+	tc := d.clientTLS()
+	if _, err := handshake(addr, tc); err != nil {
+		b.Fatal(err)
+	}
+
+	b.ResetTimer()
+	p := startProber(addr, tc)
+	var lat []time.Duration
+	for i := 1; i <= swaps; i++ {
+		tmp := link + ".tmp"
+		if err := os.Symlink(fmt.Sprintf("gen%d", i), tmp); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.Rename(tmp, link); err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		want := gens[i].Cert.SerialNumber.String()
+		for {
+			if got, err := handshake(addr, tc); err == nil && got == want {
+				lat = append(lat, time.Since(start))
+				break
+			}
+			if time.Since(start) > rotationTimeout {
+				b.Fatalf("swap %d not served within %s", i, rotationTimeout)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	total, failed, firstErr := p.stop()
+	b.StopTimer()
+	if firstErr != nil {
+		b.Logf("first failed handshake: %v", firstErr)
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(percentile(lat, 0.5)), "swap-p50-ms")
+	b.ReportMetric(ms(percentile(lat, 1)), "swap-max-ms")
+	b.ReportMetric(float64(failed), "failed-handshakes")
+	b.ReportMetric(float64(total), "handshakes")
 }
 
 // reloadClock is a slog.Handler that keeps the time of the Guard's last

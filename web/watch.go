@@ -15,7 +15,7 @@ import (
 
 // Defaults for watchOptions.
 const (
-	defaultEager     = 2 * time.Millisecond
+	defaultEager     = time.Millisecond
 	defaultDebounce  = 50 * time.Millisecond
 	defaultPollEvery = 5 * time.Second
 )
@@ -203,7 +203,7 @@ func (w *watcher) run(fsw *fsnotify.Watcher, settled scan) {
 		files := w.files()
 		settled = settled.retarget(files)
 		reported = reported.retarget(files)
-		w.watchDirs(fsw, settled)
+		w.watchDirs(fsw, settled, reported)
 	}
 
 	for {
@@ -253,6 +253,8 @@ func (w *watcher) run(fsw *fsnotify.Watcher, settled scan) {
 			if changed := cur.changed(reported); len(changed) > 0 {
 				reported = cur
 				w.report(change{files: changed, state: cur})
+				// A re-pointed link leads through other directories now.
+				w.watchDirs(fsw, cur, settled)
 			}
 
 		case <-settle.C:
@@ -269,6 +271,7 @@ func (w *watcher) run(fsw *fsnotify.Watcher, settled scan) {
 				changed := cur.changed(settled)
 				settled, reported, pending = cur, cur, nil
 				w.report(change{files: changed, settled: true, state: cur})
+				w.watchDirs(fsw, cur)
 			default:
 				pending = &cur
 				arm(false)
@@ -277,20 +280,28 @@ func (w *watcher) run(fsw *fsnotify.Watcher, settled scan) {
 	}
 }
 
-// watchDirs makes the fsnotify watch list the directories s needs, adding
-// what is missing (a directory that does not exist yet is retried on the
-// next poll) and dropping what is no longer needed.
-func (w *watcher) watchDirs(fsw *fsnotify.Watcher, s scan) {
+// watchDirs makes the fsnotify watch list the directories the scans need,
+// adding what is missing (a directory that does not exist yet is retried on
+// the next poll) and dropping what is no longer needed.
+func (w *watcher) watchDirs(fsw *fsnotify.Watcher, scans ...scan) {
 	if fsw == nil {
 		return
 	}
+	var dirs []string
+	for _, s := range scans {
+		for _, d := range s.dirs {
+			if !slices.Contains(dirs, d) {
+				dirs = append(dirs, d)
+			}
+		}
+	}
 	have := fsw.WatchList()
 	for _, d := range have {
-		if !slices.Contains(s.dirs, d) {
+		if !slices.Contains(dirs, d) {
 			_ = fsw.Remove(d) // fails only if it is already gone
 		}
 	}
-	for _, d := range s.dirs {
+	for _, d := range dirs {
 		if slices.Contains(have, d) {
 			continue
 		}
