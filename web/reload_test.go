@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -1125,4 +1126,52 @@ func TestInMemoryConfig(t *testing.T) {
 	if err := (&Guard{path: "web.yml"}).Update(good); err == nil {
 		t.Error("Update on a Guard serving a file succeeded")
 	}
+}
+
+// TestCloseDoesNotWaitBehindReload blocks a reload on a read that does not
+// return (the key replaced by a FIFO nobody writes, as a stuck network
+// filesystem would): Close and the end of Serve return anyway, and the
+// reload finishes on its own once the read does.
+func TestCloseDoesNotWaitBehindReload(t *testing.T) {
+	e := newReloadEnv(t, reloadTLS)
+	e.serve(reloadWatch)
+	fifo := filepath.Join(e.dir, "key.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(fifo, filepath.Join(e.dir, "server.key")); err != nil {
+		t.Fatal(err)
+	}
+	// Wait (bounded) for the reload to be stuck in the read, holding the
+	// reload lock; a loader that refuses FIFOs outright never blocks, and
+	// Close must return all the same.
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		if !e.g.reloadMu.TryLock() {
+			t.Log("a reload is stuck in the read")
+			break
+		}
+		e.g.reloadMu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- e.g.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(watchWait):
+		t.Fatal("Close waited behind a reload")
+	}
+	// Unblock the read so the reload's goroutine can finish.
+	w, err := os.OpenFile(filepath.Join(e.dir, "server.key"), os.O_WRONLY|syscall.O_NONBLOCK, 0)
+	if err == nil {
+		w.Write(e.server.KeyPEM)
+		w.Close()
+	}
+	watchEventually(t, "the reload to finish", func() bool {
+		if e.g.reloadMu.TryLock() {
+			e.g.reloadMu.Unlock()
+			return true
+		}
+		return false
+	})
 }
