@@ -18,14 +18,20 @@
 //
 // The Guard compiles the config once per change into an immutable snapshot:
 // the tls.Config, the user table, the header set and the rate limiter. The
-// TLS handshake (through tls.Config.GetConfigForClient) and every request
-// only load the current snapshot; nothing on those paths reads a file or
-// parses YAML. While serving, the Guard watches the config file and the
-// certificate, key and CA files it names, and reloads when they change. A
-// change that does not load or compile is logged and counted, and the last
-// good config keeps being served. TLS on or off and HTTP/2 on or off cannot
-// change while serving: such a change is refused with a log line and the rest
-// of it applies.
+// TLS handshake and every request only load the current snapshot; nothing on
+// those paths reads a file or parses YAML. While serving, the Guard watches
+// the config file and the certificate, key and CA files it names (every
+// directory and symlink on the way), and reloads when they change. A change
+// that does not load or compile is logged and counted, and the last good
+// config keeps being served; one that lowers security is held until an
+// explicit Reload (docs/reload.md lists the axes). TLS is decided per
+// accepted connection, so TLS or HTTP/2 switched on by a reload applies to
+// the next connection, and connections opened under a looser config are
+// checked again on their next request.
+//
+// A program that keeps its web settings inside its own config file passes
+// them in memory (Options.Config, from config.ParseSection) and hands over
+// a changed section with Guard.Update.
 //
 // # Requests
 //
