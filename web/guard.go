@@ -58,6 +58,10 @@ type Guard struct {
 	// reloadMu: shutting down never waits behind a reload.
 	reloadMu sync.Mutex
 	reload   reloadState
+	// inMemory says the config is held in memory (Options.Config or
+	// Update): there is something to reload without a file. Read without
+	// reloadMu, so that starting to watch never waits behind a reload.
+	inMemory atomic.Bool
 	// watched is the list of files the watcher looks at, set by the reload
 	// pipeline and read by the watcher without a lock; refresh tells the
 	// watcher it changed.
@@ -104,6 +108,7 @@ func New(opts Options) (*Guard, error) {
 	}
 	g.metrics = newMetrics(g.snap.Load)
 	g.reload.source = opts.Config
+	g.inMemory.Store(opts.Config != nil)
 	cfg, err := g.load()
 	if err != nil {
 		return nil, err

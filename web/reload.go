@@ -67,7 +67,7 @@ type reloadState struct {
 // security, which the file watcher and Update hold back. Reload is meant for
 // SIGHUP handlers; without a config it does nothing.
 func (g *Guard) Reload() error {
-	if g.path == "" && g.sourceless() {
+	if g.path == "" && !g.inMemory.Load() {
 		return nil
 	}
 	return g.run(byReload, nil, nil)
@@ -90,14 +90,16 @@ func (g *Guard) Update(cfg *config.Config) error {
 	if g.path != "" {
 		return fmt.Errorf("web: Update on a Guard serving the file %s; write the file instead", g.path)
 	}
+	if !g.inMemory.Swap(true) {
+		// The first config handed to a Guard made without one: its files
+		// are to be watched from now on.
+		g.mu.Lock()
+		if g.serving > 0 && !g.closed {
+			g.startWatching()
+		}
+		g.mu.Unlock()
+	}
 	return g.run(byUpdate, cfg, nil)
-}
-
-// sourceless reports whether the Guard has no config to reload.
-func (g *Guard) sourceless() bool {
-	g.reloadMu.Lock()
-	defer g.reloadMu.Unlock()
-	return g.reload.source == nil
 }
 
 // changed is the watcher's report of c, on the watching goroutine.
@@ -259,7 +261,7 @@ type watching struct {
 // startWatching starts the file watcher and its reloading goroutine. Called
 // with g.mu held, when the first Serve begins.
 func (g *Guard) startWatching() {
-	if g.watch != nil || (g.path == "" && g.sourceless()) {
+	if g.watch != nil || (g.path == "" && !g.inMemory.Load()) {
 		return
 	}
 	files := func() []string {
