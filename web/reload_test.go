@@ -1175,3 +1175,50 @@ func TestCloseDoesNotWaitBehindReload(t *testing.T) {
 		return false
 	})
 }
+
+// TestUpdateWithoutConfig serves a Guard made with no config at all, then
+// hands it a section with TLS: the next connection speaks TLS, and the
+// certificate files the section names are watched from then on.
+func TestUpdateWithoutConfig(t *testing.T) {
+	e := newReloadEnv(t, "")
+	g, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.watchOpts = reloadWatch
+	e.g, e.logs = g, &reloadLog{}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.addr = l.Addr().String()
+	srv := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
+	served := make(chan error, 1)
+	go func() { served <- g.Serve(l, srv) }()
+	t.Cleanup(func() {
+		srv.Close()
+		<-served
+		g.Close()
+	})
+	watchEventually(t, "plain HTTP", func() bool { return e.status(reloadClient{}) == http.StatusOK })
+	if err := g.Reload(); err != nil {
+		t.Errorf("Reload without a config: %v", err)
+	}
+
+	c, err := config.ParseSection([]byte("web:\n  "+strings.ReplaceAll(strings.TrimSuffix(reloadTLS, "\n"), "\n", "\n  ")+"\n"), filepath.Join(e.dir, "service.yml"), "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Update(c); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	e.tls = true
+	if got, want := e.servedSerial(), e.server.Cert.SerialNumber.String(); got != want {
+		t.Fatalf("serving %q after Update, want %s", got, want)
+	}
+	next := e.newServerCert()
+	if err := next.WriteFiles(filepath.Join(e.dir, "server.crt"), filepath.Join(e.dir, "server.key")); err != nil {
+		t.Fatal(err)
+	}
+	watchEventually(t, "the rotated certificate", func() bool { return e.servedSerial() == next.Cert.SerialNumber.String() })
+}
