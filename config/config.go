@@ -102,8 +102,8 @@ func (t TLSConfig) MarshalYAML() (any, error) {
 
 // HTTPConfig is the http_server_config section.
 type HTTPConfig struct {
-	// HTTP2 enables HTTP/2 over TLS; default true. It cannot change without
-	// a restart.
+	// HTTP2 enables HTTP/2 over TLS; default true. A change applies to new
+	// connections.
 	HTTP2 *bool `yaml:"http2,omitempty"`
 	// Headers are security headers added to every response. Only
 	// Content-Security-Policy, X-Frame-Options (deny or sameorigin),
