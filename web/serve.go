@@ -48,6 +48,9 @@ func (g *Guard) Serve(l net.Listener, server *http.Server) error {
 		attrs = append(attrs, "http2", s.tls.http2 && served.h2, "client_auth", config.ClientAuthType(s.tls.config.ClientAuth).String())
 	}
 	g.logger.Info("listening", attrs...)
+	if s.tls != nil && s.tls.http2 && !served.h2 {
+		g.logger.Warn("the http.Server cannot serve HTTP/2 (Protocols or TLSNextProto), so it is not offered although the web config has http2 on", "address", l.Addr().String())
+	}
 	return server.Serve(&guardListener{Listener: l, g: g, server: served})
 }
 
