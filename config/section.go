@@ -83,6 +83,11 @@ func sectionSource(data []byte, file, key string) ([]byte, error) {
 	case n.Kind != yaml.MappingNode:
 		return nil, &Error{File: file, Line: n.Line, Field: key, Msg: fmt.Sprintf("want a mapping, got %s", describe(n))}
 	}
+	if end > 0 && end <= n.Line {
+		// A flow mapping with the next key on the same line: the section
+		// cannot be cut out by lines.
+		return nil, &Error{File: file, Line: n.Line, Field: key, Msg: "the section shares its line with the next key; write it in block style or on lines of its own"}
+	}
 	lines := bytes.SplitAfter(data, []byte("\n"))
 	stop := len(lines)
 	if end > 0 {

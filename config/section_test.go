@@ -168,3 +168,23 @@ func TestRereadLiteral(t *testing.T) {
 		t.Errorf("Reread of a certificate without key: %v", err)
 	}
 }
+
+// FuzzParseSection feeds arbitrary files and keys: ParseSection returns a
+// config or an error, never panics, and an error names the file.
+func FuzzParseSection(f *testing.F) {
+	f.Add([]byte("web:\n  rate_limit:\n    interval: 1s\n    burst: 2\nother: 1\n"), "web")
+	f.Add([]byte("{web: {rate_limit: {interval: 1s}}, other: 2}\n"), "web")
+	f.Add([]byte("a:\n  web:\n    basic_auth_users: {u: x}\n  b: 2\n"), "a.web")
+	f.Add([]byte("web: [1, 2]\n"), "web")
+	f.Add([]byte("web: &x\n  rate_limit: {}\nw2: *x\n"), "w2")
+	f.Add([]byte("é: 1\nweb:   {http_server_config: {http2: false}}\n"), "web")
+	f.Fuzz(func(t *testing.T, data []byte, key string) {
+		c, err := config.ParseSection(data, "/svc/service.yml", key)
+		if err == nil && c == nil {
+			t.Fatal("nil config without error")
+		}
+		if err != nil && !strings.Contains(err.Error(), "service.yml") {
+			t.Fatalf("error without the file name: %v", err)
+		}
+	})
+}
