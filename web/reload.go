@@ -11,7 +11,7 @@ import (
 )
 
 // The reload pipeline: load → compile → compare with the running snapshot →
-// hold or publish. Every way a change arrives goes through reload:
+// hold or publish. Every way a change arrives goes through run:
 //
 //   - Reload, the explicit reload (SIGHUP): applies any change that compiles,
 //     including one that lowers security;
@@ -51,9 +51,9 @@ type reloadState struct {
 	// held is the config of a change held back, whose files are watched
 	// too, so that completing or reverting it is seen.
 	held *config.Config
-	// tentative is the look at the files a tentative reload applied, valid
-	// when applied is set: the settled report of the same files has
-	// nothing left to do.
+	// tentative is the look at the files a tentative reload served, valid
+	// while tentativeApplied is set: the settled report of the same look
+	// has nothing left to do.
 	tentative        scan
 	tentativeApplied bool
 }
