@@ -15,7 +15,7 @@ import (
 
 // Defaults for watchOptions.
 const (
-	defaultEager     = time.Millisecond
+	defaultEager     = 10 * time.Microsecond
 	defaultDebounce  = 50 * time.Millisecond
 	defaultPollEvery = 5 * time.Second
 )
@@ -24,8 +24,9 @@ const (
 type watchOptions struct {
 	// eager is how long after the first event of a burst the watcher looks
 	// at the files and reports what differs as a tentative change, without
-	// waiting for the writes to settle. It only coalesces the events of one
-	// write (a truncate and a write, a create and a rename). Negative turns
+	// waiting for the writes to settle: just enough to take the events
+	// already queued with it (BenchmarkRotation found 1 ms slower than
+	// 10 µs on a loaded machine: one more timer wake-up). Negative turns
 	// tentative changes off.
 	eager time.Duration
 	// debounce is how long a change must stay still before it is reported
