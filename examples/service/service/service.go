@@ -78,9 +78,11 @@ type Service struct {
 	greeting atomic.Pointer[string]
 	server   *http.Server
 
-	mu    sync.Mutex
-	lines net.Listener // the line protocol's listener, once Serve runs
-	conns sync.WaitGroup
+	mu       sync.Mutex
+	lines    net.Listener // the line protocol's listener, once Serve runs
+	open     map[net.Conn]struct{}
+	stopping bool
+	conns    sync.WaitGroup
 }
 
 // New loads path and returns the service, not yet serving.
@@ -138,12 +140,36 @@ func (s *Service) serveLines(l net.Listener) error {
 		if tc := s.guard.TLSConfig(); tc != nil {
 			conn = tls.Server(conn, tc)
 		}
+		if !s.track(conn, true) {
+			conn.Close()
+			continue
+		}
 		s.conns.Add(1)
 		go func() {
 			defer s.conns.Done()
+			defer s.track(conn, false)
 			s.serveLineConn(conn)
 		}()
 	}
+}
+
+// track adds conn to the open connections, or removes it; adding fails once
+// Shutdown has begun.
+func (s *Service) track(conn net.Conn, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !add {
+		delete(s.open, conn)
+		return true
+	}
+	if s.stopping {
+		return false
+	}
+	if s.open == nil {
+		s.open = map[net.Conn]struct{}{}
+	}
+	s.open[conn] = struct{}{}
+	return true
 }
 
 // serveLineConn answers each line NAME with "GREETING, NAME".
@@ -190,13 +216,17 @@ func (s *Service) reload(explicit bool) error {
 	return err
 }
 
-// Shutdown stops both listeners, waits for line connections to end and
-// for HTTP requests to finish, as http.Server.Shutdown.
+// Shutdown stops both listeners, waits for HTTP requests to finish, as
+// http.Server.Shutdown, and closes the line protocol's connections.
 func (s *Service) Shutdown(ctx context.Context) error {
 	err := s.server.Shutdown(ctx)
 	s.mu.Lock()
+	s.stopping = true
 	if s.lines != nil {
 		s.lines.Close()
+	}
+	for c := range s.open {
+		c.Close()
 	}
 	s.mu.Unlock()
 	s.conns.Wait()
