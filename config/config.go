@@ -165,7 +165,7 @@ func (r *RateLimitConfig) UnmarshalYAML(n *yaml.Node) error {
 	case b.Kind == 0 || isEmpty(b):
 	case b.Kind == yaml.ScalarNode && b.ShortTag() == "!!int":
 		if err := b.Decode(&burst); err != nil {
-			return err
+			return &Error{Line: b.Line, Msg: typeMsg(err.Error())}
 		}
 	case b.Kind == yaml.ScalarNode && b.ShortTag() == "!!float":
 		// The YAML library would truncate it; half a request means nothing.

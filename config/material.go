@@ -7,10 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 )
 
 // minRSABits is the smallest RSA key crypto/tls will sign with.
@@ -84,15 +81,10 @@ func (d *decoder) loadMaterial(t *TLSConfig) (*TLSMaterial, []error) {
 func (d *decoder) pemSource(section, fileKey, file, inlineKey, inline string) ([]byte, error) {
 	switch {
 	case file != "":
-		b, err := os.ReadFile(file)
+		b, err := readFile(file)
 		if err != nil {
 			field := section + "." + fileKey
-			reason := err
-			var pe *fs.PathError
-			if errors.As(err, &pe) {
-				reason = pe.Err
-			}
-			return nil, &Error{File: d.file, Line: d.fields[field], Field: field, Msg: fmt.Sprintf("cannot read %s: %v", file, reason), Err: err}
+			return nil, &Error{File: d.file, Line: d.fields[field], Field: field, Msg: fmt.Sprintf("cannot read %s: %v", file, err), Err: err}
 		}
 		return b, nil
 	case inline != "":
