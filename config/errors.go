@@ -181,4 +181,3 @@ func (d *decoder) fieldAt(line, col int) string {
 	}
 	return best
 }
-

@@ -74,4 +74,3 @@ func keyShown(s string) string {
 	}
 	return strconv.Quote(s)
 }
-
