@@ -50,6 +50,12 @@ type TLSConfig struct {
 	KeyFile  string           `yaml:"key_file,omitempty"`
 	Cert     string           `yaml:"cert,omitempty"`
 	Key      commoncfg.Secret `yaml:"key,omitempty"`
+	// KeyPasswordFile (an extension of exporter-toolkit's format) names a
+	// file holding the password of an encrypted key: PKCS #8 ("ENCRYPTED
+	// PRIVATE KEY") or OpenSSL's legacy "Proc-Type: 4,ENCRYPTED" PEM. One
+	// trailing line break is not part of the password. It is read with the
+	// key, on every load, and the password is not kept.
+	KeyPasswordFile string `yaml:"key_password_file,omitempty"`
 	// ClientCAFile (or ClientCA inline) holds the PEM certificates that client
 	// certificates are verified against; it must hold at least one. Setting
 	// it requires a ClientAuthType other than NoClientCert.
@@ -201,11 +207,12 @@ func (c *Config) Path() string { return c.path }
 func (c *Config) TLSMaterial() *TLSMaterial { return c.material }
 
 // Files returns the absolute paths of every file the config depends on: the
-// config file itself (when loaded from a file, not for ParseSection) and the certificate, key and
-// client CA files it names. These are the files to watch for changes.
+// config file itself (when loaded from a file, not for ParseSection) and the
+// certificate, key, key password and client CA files it names. These are the
+// files to watch for changes.
 func (c *Config) Files() []string {
 	var files []string
-	for _, f := range []string{c.path, c.TLS.CertFile, c.TLS.KeyFile, c.TLS.ClientCAFile} {
+	for _, f := range []string{c.path, c.TLS.CertFile, c.TLS.KeyFile, c.TLS.ClientCAFile, c.TLS.KeyPasswordFile} {
 		if f == "" || f == c.path && c.section != "" {
 			continue
 		}

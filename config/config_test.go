@@ -18,9 +18,14 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/youmark/pkcs8"
+
 	"github.com/webguard/webguard/config"
 	"github.com/webguard/webguard/internal/pki"
 )
+
+// fixturePassword encrypts server-enc.key; no error may show it.
+const fixturePassword = "correct horse battery staple"
 
 // fixturePKI is the certificates and keys every test directory gets, made
 // once per test binary: nothing on disk can expire.
@@ -52,6 +57,11 @@ var loadPKI = sync.OnceValues(func() (*fixturePKI, error) {
 	if err != nil {
 		return nil, err
 	}
+	encrypted, err := pkcs8.MarshalPrivateKey(server.Key, []byte(fixturePassword), nil)
+	if err != nil {
+		return nil, err
+	}
+	encryptedPEM := pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: encrypted})
 	garbage := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("not DER at all")})
 	f := &fixturePKI{ca: ca, files: map[string][]byte{
 		"ca.crt":           ca.CertPEM,
@@ -68,6 +78,9 @@ var loadPKI = sync.OnceValues(func() (*fixturePKI, error) {
 		"empty.pem":        {},
 		"notpem.txt":       []byte("this is not PEM\n"),
 		"garbage.crt":      garbage,
+		"server-enc.key":   encryptedPEM,
+		"key.password":     []byte(fixturePassword + "\n"),
+		"wrong.password":   []byte("not the password"),
 	}}
 	f.keys = [][]byte{server.KeyPEM, serverRSA.KeyPEM, other.KeyPEM, expired.KeyPEM}
 	return f, nil
@@ -148,6 +161,9 @@ func assertNoSecrets(t *testing.T, text string, file []byte, p *fixturePKI) {
 		if strings.Contains(text, h[7:27]) {
 			t.Errorf("shows a password hash:\n%s", text)
 		}
+	}
+	if strings.Contains(text, fixturePassword) {
+		t.Errorf("shows the key password:\n%s", text)
 	}
 	for _, k := range p.keys {
 		b, _ := pem.Decode(k)

@@ -17,6 +17,10 @@ import (
 // few sections, far below this.
 const maxExpanded = 100_000
 
+// maxAliasDepth bounds aliases inside what other aliases bring in. Only an
+// alias inside the node it refers to (&a {<<: *a}) or a bomb goes deep.
+const maxAliasDepth = 64
+
 // decoder turns YAML into a Config and keeps the line of every field so that
 // validation can say where a problem is.
 //
@@ -108,6 +112,10 @@ func (d *decoder) follow(n *yaml.Node, path string) *yaml.Node {
 		d.inAlias++
 		for n.Kind == yaml.AliasNode && n.Alias != nil {
 			n = n.Alias
+		}
+		if d.inAlias > maxAliasDepth && d.bomb == nil {
+			d.bomb = &Error{File: d.file, Line: d.aliasLine, Field: d.aliasField,
+				Msg: fmt.Sprintf("aliases nested more than %d deep; refusing the file (an alias inside what it refers to?)", maxAliasDepth)}
 		}
 	}
 	if !d.charge(1) {

@@ -177,3 +177,10 @@ func TestFileKindsRefused(t *testing.T) {
 		t.Errorf("Parse of %d bytes: %v", config.MaxFileSize+1, err)
 	}
 }
+
+func TestAliasCycleRefused(t *testing.T) {
+	_, err := config.ParseNamed([]byte("rate_limit: &a\n  <<: *a\n"), "web.yml", "")
+	if err == nil || !strings.Contains(err.Error(), "web.yml:2: rate_limit: aliases nested more than 64 deep") {
+		t.Errorf("got %v", err)
+	}
+}

@@ -38,7 +38,12 @@ func (d *decoder) loadMaterial(t *TLSConfig) (*TLSMaterial, []error) {
 		case !hasPEMKey(keyPEM):
 			errs = append(errs, d.errorf(firstSet(d, "tls_server_config.key_file", "tls_server_config.key"), "%s holds no PEM private key", d.source(t.KeyFile, "key")))
 		default:
-			pair, err := tls.X509KeyPair(certPEM, keyPEM)
+			plainKey, err := d.decryptKey(keyPEM, t)
+			if err != nil {
+				errs = append(errs, err)
+				break
+			}
+			pair, err := tls.X509KeyPair(certPEM, plainKey)
 			if err != nil {
 				// crypto/tls errors never include key material.
 				errs = append(errs, &Error{File: d.file, Line: d.fields[certField], Field: certField,

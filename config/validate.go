@@ -26,7 +26,7 @@ var allowedHeaders = map[string][]string{
 var tlsOptions = []string{
 	"client_ca_file", "client_ca", "client_auth_type", "client_allowed_sans",
 	"min_version", "max_version", "cipher_suites", "curve_preferences",
-	"prefer_server_cipher_suites",
+	"prefer_server_cipher_suites", "key_password_file",
 }
 
 // validate checks what the YAML types cannot: combinations of fields, header
