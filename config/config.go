@@ -119,6 +119,13 @@ type HTTPConfig struct {
 	// (folded into spaces) and blank free-form values are dropped: every
 	// entry is a header to send as is.
 	Headers map[string]string `yaml:"headers,omitempty"`
+	// UnauthenticatedPaths (an extension of exporter-toolkit's format) are
+	// request paths served without basic auth, such as /-/healthy for a
+	// liveness probe. Each is absolute, clean, without a query and
+	// compared exactly with the request's path, which must itself be in
+	// clean form and not percent-encoded beyond the usual. TLS and client
+	// certificate checks still apply: they happen before the path is known.
+	UnauthenticatedPaths []string `yaml:"unauthenticated_paths,omitempty"`
 }
 
 // HTTP2Enabled reports whether HTTP/2 is on, applying the default.

@@ -42,6 +42,7 @@ func (d *decoder) validate(c *Config) []error {
 		}
 	}
 	errs = append(errs, d.validateHeaders(&c.HTTP)...)
+	errs = append(errs, d.validatePaths(c.HTTP.UnauthenticatedPaths)...)
 	errs = append(errs, d.validateUsers(c.Users)...)
 	if c.RateLimit.Interval < 0 {
 		errs = append(errs, d.errorf("rate_limit.interval", "negative interval %s (want 0 to disable, or a positive duration)", c.RateLimit.Interval))

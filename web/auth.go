@@ -40,7 +40,7 @@ func (h *guardHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	certified := r.TLS != nil && len(r.TLS.VerifiedChains) > 0
-	if s.users == nil {
+	if s.users == nil || s.open.has(r) {
 		if g.allow(s, certified, w) {
 			h.next.ServeHTTP(w, r)
 		}

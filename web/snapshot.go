@@ -26,6 +26,8 @@ type snapshot struct {
 	headers []header
 	// limiter is nil when requests are not rate limited.
 	limiter *limiter
+	// open is http_server_config.unauthenticated_paths (see paths.go).
+	open openPaths
 }
 
 // servedTLS is the TLS a snapshot serves, as one value: the tls.Config the
@@ -52,7 +54,7 @@ type header struct {
 // certificate, key and client CAs come from cfg.TLSMaterial, read at load
 // time.
 func compile(cfg *config.Config) (*snapshot, error) {
-	s := &snapshot{cfg: cfg}
+	s := &snapshot{cfg: cfg, open: newOpenPaths(cfg.HTTP.UnauthenticatedPaths)}
 	if len(cfg.Users) > 0 {
 		hashes := make(map[string]string, len(cfg.Users))
 		for user, hash := range cfg.Users {

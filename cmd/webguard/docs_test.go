@@ -35,7 +35,7 @@ func shellBlocks(page string) string {
 // with the built webguard first on PATH, and checks a few things it prints.
 func TestDocs(t *testing.T) {
 	bash := need(t, "bash")
-	for _, tool := range []string{"curl", "openssl", "htpasswd", "promtool", "prometheus-node-exporter"} {
+	for _, tool := range []string{"curl", "openssl", "htpasswd", "promtool", "prometheus", "prometheus-node-exporter"} {
 		need(t, tool)
 	}
 	tests := []struct {
@@ -46,6 +46,7 @@ func TestDocs(t *testing.T) {
 		{"validate-a-config.md", false, []string{"web.yml: OK", "weak.yml: OK (3 warnings)", "failing because of --strict", "exit status 1"}},
 		{"make-a-password-hash.md", false, []string{"$2a$10$", "Password for user prometheus correct.", "$2a$12$", "webguard hash: empty password"}},
 		{"make-certificates.md", false, []string{"pki/server.crt: OK", "pki/client.crt: OK", "DNS:node1.example.org", "web.yml: OK", "already exists; use --force"}},
+		{"health-probes-without-a-password.md", true, []string{"Prometheus Server is Healthy.", "Prometheus Server is Ready.", "401 //-/healthy", "401 /-/healthy/../api/v1/status/config", "401 /-%2Fhealthy", "200 with the password"}},
 		{"secure-an-exporter-you-cannot-change.md", true, []string{"node_load1 ", "\n401\n", "\n200\n", "SUCCESS", `msg="shutting down"`}},
 	}
 	for _, tt := range tests {
