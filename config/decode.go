@@ -62,7 +62,7 @@ func (d *decoder) decode(data []byte, c *Config) error {
 		if errors.Is(err, io.EOF) {
 			return nil // empty file, or comments only
 		}
-		return d.yamlError(err)
+		return d.syntaxError(err, data)
 	}
 	// A second document would be ignored; half of a config silently
 	// dropped is worse than an error.
@@ -98,6 +98,22 @@ func (d *decoder) decode(data []byte, c *Config) error {
 		return d.bomb
 	}
 	return errors.Join(errs...)
+}
+
+// syntaxError reports a YAML syntax error, at the tab or bad indentation
+// that caused it when there is one: the library often names the line
+// before, or the line that opened the section.
+func (d *decoder) syntaxError(err error, data []byte) error {
+	e := d.yamlError(err)
+	line, field, msg, ok := indentProblem(data)
+	if !ok {
+		return e
+	}
+	var ye *Error
+	if errors.As(e, &ye) {
+		msg += " (YAML: " + ye.Msg + ")"
+	}
+	return &Error{File: d.file, Line: line, Field: field, Msg: msg}
 }
 
 // follow returns the node n stands for, following an alias, and charges the
