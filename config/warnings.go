@@ -13,9 +13,10 @@ import (
 	"github.com/webguard/webguard/bcrypt"
 )
 
-// expirySoon is how close to its end a certificate's validity has to be for
-// Warnings to mention it.
-const expirySoon = 30 * 24 * time.Hour
+// ExpiryWarning is how close to its end a certificate's validity has to be
+// for Warnings (and so `webguard check` and the log at every load) to
+// mention it: 30 days. The alert examples in docs/ use the same number.
+const ExpiryWarning = 30 * 24 * time.Hour
 
 // Warning is something a valid config allows that is probably a mistake or
 // weakens security: the server runs with it, but an operator should know.
@@ -36,9 +37,11 @@ func (w Warning) String() string {
 // Warnings lists the hazards in c, in the order of the lines they are on:
 // basic auth without TLS, client certificate policies that do not verify
 // what they seem to, bcrypt costs below bcrypt.DefaultCost (10), certificates
-// that have expired, expire within 30 days of now or carry no subject
-// alternative names, private keys readable by other users, and TLS versions
-// below 1.2. It never includes a hash or key.
+// that have expired, expire within ExpiryWarning of now or carry no subject
+// alternative names, private keys (and key passwords) readable by other
+// users, TLS versions below 1.2, a file with neither TLS nor users (plain
+// HTTP to anyone), and what exporter-toolkit v0.20.0 and Prometheus would
+// refuse (see compatWarnings). It never includes a hash or key.
 //
 // Warnings stats the key file (and the config file when it holds a key
 // inline) to check their modes. Lines are the ones recorded when the config
@@ -118,6 +121,10 @@ func (c *Config) Warnings(now time.Time) []Warning {
 			add("basic_auth_users["+strconv.Quote(user)+"]", "bcrypt cost %d is below %d: the hash is cheap to brute-force; make a new one with `webguard hash`", cost, bcrypt.DefaultCost)
 		}
 	}
+	ws = append(ws, c.compatWarnings()...)
+	if !t.IsEnabled() && len(c.Users) == 0 {
+		ws = append(ws, Warning{File: c.path, Msg: "neither tls_server_config nor basic_auth_users is set: the endpoint serves plain HTTP to anyone, as without a web config file"})
+	}
 	// File order reads best; warnings without a line keep their place after.
 	slices.SortStableFunc(ws, func(a, b Warning) int {
 		switch {
@@ -134,7 +141,7 @@ func (c *Config) Warnings(now time.Time) []Warning {
 }
 
 // expiry describes a certificate that is not valid at now or stops being
-// valid within expirySoon; "" otherwise.
+// valid within ExpiryWarning; "" otherwise.
 func expiry(c *x509.Certificate, now time.Time) string {
 	const day = 24 * time.Hour
 	end := c.NotAfter.UTC().Format(time.DateOnly)
@@ -143,7 +150,7 @@ func expiry(c *x509.Certificate, now time.Time) string {
 		return "expired on " + end
 	case now.Before(c.NotBefore):
 		return "is not valid before " + c.NotBefore.UTC().Format(time.DateTime) + " UTC"
-	case c.NotAfter.Sub(now) < expirySoon:
+	case c.NotAfter.Sub(now) < ExpiryWarning:
 		if days := int(c.NotAfter.Sub(now) / day); days > 0 {
 			return fmt.Sprintf("expires on %s (in %d days)", end, days)
 		}

@@ -78,6 +78,24 @@ func TestWarnings(t *testing.T) {
 		{
 			name:  "empty file",
 			setup: func(*warnFixture) string { return "" },
+			want:  []want{{"", 0, "serves plain HTTP to anyone"}},
+		},
+		{
+			name:  "headers only",
+			setup: func(*warnFixture) string { return "http_server_config:\n  headers:\n    X-Frame-Options: deny\n" },
+			want:  []want{{"", 0, "serves plain HTTP to anyone"}},
+		},
+		{
+			name: "extension keys",
+			setup: func(f *warnFixture) string {
+				return warnTLS + "http_server_config:\n  unauthenticated_paths: [/-/healthy]\nbasic_auth_users:\n  alice: " + f.hash(10) + "\n"
+			},
+			want: []want{{"http_server_config.unauthenticated_paths", 5, "unauthenticated_paths is a webguard extension: exporter-toolkit v0.20.0 and Prometheus refuse the file"}},
+		},
+		{
+			name:  "post-quantum curve",
+			setup: func(*warnFixture) string { return warnTLS + "  curve_preferences: [X25519, X25519MLKEM768]\n" },
+			want:  []want{{"tls_server_config.curve_preferences[1]", 4, "X25519MLKEM768 is unknown to exporter-toolkit v0.20.0 and Prometheus"}},
 		},
 		{
 			name:  "mutual TLS and users at cost 10",

@@ -2,24 +2,35 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/webguard/webguard/config"
 )
 
-const checkAbout = `
+var checkAbout = `
 Check loads each web-config file the way the server does: strict YAML, every
 field validated, certificate and key files read and matched, client CA files
 parsed. A valid file prints "FILE: OK" on stdout; each problem prints one line
 "FILE:LINE: FIELD: MESSAGE" on stderr.
 
-It also warns about settings that are valid but weaken security or will soon
-break: basic auth without TLS, client certificate policies that do not verify
-against the client CA (or verify against the system roots), bcrypt costs
-below 10, server or client CA certificates expired or expiring within 30
-days, a server certificate without subject alternative names, a private key
-readable by other users, and TLS versions below 1.2. Warnings print on stderr
-as "FILE:LINE: warning: FIELD: MESSAGE".
+It also warns about settings that are valid but weaken security, will soon
+break, or will not load elsewhere: basic auth without TLS, a file with
+neither TLS nor users (plain HTTP to anyone), client certificate policies
+that do not verify against the client CA (or verify against the system
+roots), bcrypt costs below 10, server or client CA certificates expired or
+expiring within ` + fmt.Sprint(int(config.ExpiryWarning/(24*time.Hour))) + ` days, a server certificate without subject alternative
+names, a private key or key password readable by other users, TLS versions
+below 1.2, and webguard's extensions (keys such as unauthenticated_paths and
+key_password_file, and the X25519MLKEM768 curve) that exporter-toolkit
+v0.20.0 and Prometheus refuse. Warnings print on stderr as
+"FILE:LINE: warning: FIELD: MESSAGE".
+
+With --format promtool, the output is that of "promtool check web-config":
+"FILE SUCCESS" or "FILE FAILED: MESSAGE" on stderr, one line per file (a
+message of several problems continues on lines indented by two spaces), so
+that scripts written for promtool keep working. Warnings are not printed in
+that format; with --strict they make the file FAILED.
 
 Exit status: 0 when every file is valid (with --strict: and has no warnings),
 1 otherwise, 2 for a usage error.
@@ -28,9 +39,13 @@ Exit status: 0 when every file is valid (with --strict: and has no warnings),
 func (c *cli) check(args []string) int {
 	cmd := newCommand("check", "[--strict] FILE...", checkAbout)
 	strict := cmd.flags.Bool("strict", false, "treat warnings as problems (exit status 1)")
+	format := cmd.flags.String("format", "webguard", "output `FORMAT`: webguard (file, line and field of each problem and warning) or promtool (as promtool check web-config prints)")
 	files, code, ok := c.parse(cmd, args)
 	if !ok {
 		return code
+	}
+	if *format != "webguard" && *format != "promtool" {
+		return c.usageError(cmd, "unknown --format %q (want webguard or promtool)", *format)
 	}
 	if len(files) == 0 {
 		return c.usageError(cmd, "no file given")
@@ -39,14 +54,37 @@ func (c *cli) check(args []string) int {
 	now := time.Now()
 	for _, file := range files {
 		cfg, err := config.Load(file)
+		var problems []string
 		if err != nil {
 			for _, e := range leaves(err) {
-				fmt.Fprintln(c.stderr, e)
+				problems = append(problems, e.Error())
+			}
+		}
+		var warnings []config.Warning
+		if cfg != nil {
+			warnings = cfg.Warnings(now)
+		}
+		if *format == "promtool" {
+			if *strict {
+				for _, w := range warnings {
+					problems = append(problems, "warning: "+w.String())
+				}
+			}
+			if len(problems) == 0 {
+				fmt.Fprintf(c.stderr, "%s SUCCESS\n", file)
+				continue
+			}
+			fmt.Fprintf(c.stderr, "%s FAILED: %s\n", file, strings.Join(problems, "\n  "))
+			status = exitProblem
+			continue
+		}
+		if err != nil {
+			for _, p := range problems {
+				fmt.Fprintln(c.stderr, p)
 			}
 			status = exitProblem
 			continue
 		}
-		warnings := cfg.Warnings(now)
 		for _, w := range warnings {
 			fmt.Fprintln(c.stderr, warningLine(w))
 		}
