@@ -418,7 +418,13 @@ func (d *decoder) assign(n *yaml.Node, path string, v reflect.Value, errs *[]err
 			key := reflect.New(t.Key()).Elem()
 			key.SetString(keyOf(e.key))
 			val := reflect.New(t.Elem()).Elem()
-			d.assign(e.value, path+"["+keyShown(keyOf(e.key))+"]", val, errs)
+			if v := e.value; v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" && val.Kind() == reflect.String && !reflect.PointerTo(t.Elem()).Implements(nodeUnmarshaler) {
+				// The common case, a user's hash or a header's value, without
+				// the field name that only an error would need.
+				val.SetString(v.Value)
+			} else {
+				d.assign(e.value, path+"["+keyShown(keyOf(e.key))+"]", val, errs)
+			}
 			m.SetMapIndex(key, val)
 		}
 		v.Set(m)
