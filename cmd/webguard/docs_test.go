@@ -43,7 +43,7 @@ func TestDocs(t *testing.T) {
 		ports bool     // the page uses ports 9100 and 9101: use free ones
 		want  []string // in the combined output
 	}{
-		{"validate-a-config.md", false, []string{"web.yml: OK", "weak.yml: OK (3 warnings)", "failing because of --strict", "exit status 1"}},
+		{"validate-a-config.md", false, []string{"web.yml: OK", "weak.yml: OK (3 warnings)", "failing because of --strict", "exit status 1", "web.yml SUCCESS\nweak.yml SUCCESS\n", "weak.yml FAILED: warning: weak.yml:4:"}},
 		{"make-a-password-hash.md", false, []string{"$2a$10$", "Password for user prometheus correct.", "$2a$12$", "webguard hash: empty password"}},
 		{"make-certificates.md", false, []string{"pki/server.crt: OK", "pki/client.crt: OK", "DNS:node1.example.org", "web.yml: OK", "already exists; use --force"}},
 		{"health-probes-without-a-password.md", true, []string{"Prometheus Server is Healthy.", "Prometheus Server is Ready.", "401 //-/healthy", "401 /-/healthy/../api/v1/status/config", "401 /-%2Fhealthy", "200 with the password"}},
