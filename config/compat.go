@@ -40,7 +40,7 @@ func (c *Config) compatWarnings() []Warning {
 			continue // inside an extension section: its key is reported
 		}
 		key := field[strings.LastIndex(field, ".")+1:]
-		ws = append(ws, Warning{File: c.path, Line: c.lines[field], Field: field,
+		ws = append(ws, Warning{File: c.path, Line: c.lines[field], Field: c.inSection(field),
 			Msg: fmt.Sprintf("%s is a webguard extension: exporter-toolkit v0.20.0 and Prometheus refuse the file", key)})
 	}
 	if i := slices.IndexFunc(c.TLS.CurvePreferences, func(cv Curve) bool { return tls.CurveID(cv) == tls.X25519MLKEM768 }); i >= 0 {
@@ -49,7 +49,7 @@ func (c *Config) compatWarnings() []Warning {
 		if !ok {
 			field, line = "tls_server_config.curve_preferences", c.lines["tls_server_config.curve_preferences"]
 		}
-		ws = append(ws, Warning{File: c.path, Line: line, Field: field,
+		ws = append(ws, Warning{File: c.path, Line: line, Field: c.inSection(field),
 			Msg: "X25519MLKEM768 is unknown to exporter-toolkit v0.20.0 and Prometheus, which refuse the file (\"unknown curve\"); Go uses it by default when curve_preferences is not set"})
 	}
 	return ws

@@ -25,6 +25,9 @@ import (
 // key and client CA files: the program watches its own file and hands a
 // changed section to the server (web.Guard.Update). Path returns file.
 func ParseSection(data []byte, file, key string) (*Config, error) {
+	if len(data) > MaxFileSize {
+		return nil, &Error{File: file, Msg: "cannot read config file: " + tooLarge(int64(len(data))).Error()}
+	}
 	src, err := sectionSource(data, file, key)
 	if err != nil {
 		return nil, err
@@ -43,7 +46,7 @@ func sectionSource(data []byte, file, key string) ([]byte, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		d := &decoder{file: file, fields: map[string]int{}}
-		return nil, d.yamlError(err)
+		return nil, redactErr(d.yamlError(err))
 	}
 	if len(doc.Content) == 0 {
 		return nil, nil
@@ -157,7 +160,7 @@ func (c *Config) Reread() (*Config, error) {
 		if c.section != "" {
 			err = prefixFields(err, c.section)
 		}
-		return nil, err
+		return nil, redactErr(err)
 	}
 	return &n, nil
 }

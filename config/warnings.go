@@ -123,7 +123,7 @@ func (c *Config) Warnings(now time.Time) []Warning {
 	}
 	ws = append(ws, c.compatWarnings()...)
 	if !t.IsEnabled() && len(c.Users) == 0 {
-		ws = append(ws, Warning{File: c.path, Msg: "neither tls_server_config nor basic_auth_users is set: the endpoint serves plain HTTP to anyone, as without a web config file"})
+		ws = append(ws, Warning{File: c.path, Field: c.section, Msg: "neither tls_server_config nor basic_auth_users is set: the endpoint serves plain HTTP to anyone, as without a web config file"})
 	}
 	// File order reads best; warnings without a line keep their place after.
 	slices.SortStableFunc(ws, func(a, b Warning) int {

@@ -40,6 +40,7 @@ var downgradeAxes = []axis{
 	{"basic_auth_users", func(r, n *snapshot) bool { return r.users != nil && n.users == nil }},
 	{"rate_limit", looserRateLimit},
 	{"http_server_config.headers", weakerHeaders},
+	{"http_server_config.unauthenticated_paths", func(r, n *snapshot) bool { return r.users != nil && n.users != nil && r.open.widens(n.open) }},
 }
 
 // lowered returns the names of the axes on which next is weaker than

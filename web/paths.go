@@ -40,3 +40,15 @@ func (s openPaths) has(r *http.Request) bool {
 	// e.g. with %2F or %2D: its decoded path is not what it says.
 	return r.URL.RawPath == "" && r.URL.Opaque == ""
 }
+
+// widens reports whether next opens a path that running did not: a
+// downgrade while both ask for passwords (see downgradeAxes). Removing a
+// path tightens.
+func (running openPaths) widens(next openPaths) bool {
+	for p := range next {
+		if _, ok := running[p]; !ok {
+			return true
+		}
+	}
+	return false
+}

@@ -855,6 +855,12 @@ func TestDowngradeAxes(t *testing.T) {
 			axis: "http_server_config.headers", tight: reloadTLS + headers("deny"), loose: reloadTLS + headers("sameorigin"),
 			inEffect: func(e *reloadEnv) bool { return e.header(reloadClient{}, "X-Frame-Options") == "sameorigin" },
 		},
+		{
+			axis:  "http_server_config.unauthenticated_paths",
+			tight: reloadTLS + "basic_auth_users:\n  alice: HASH\n", loose: reloadTLS + "http_server_config:\n  unauthenticated_paths: [/]\nbasic_auth_users:\n  alice: HASH\n",
+			needsUsers: true,
+			inEffect:   func(e *reloadEnv) bool { return e.status(reloadClient{}) == http.StatusOK },
+		},
 	}
 	// Every axis of the table has a case here.
 	for _, a := range downgradeAxes {
