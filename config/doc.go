@@ -15,6 +15,13 @@
 // consistent; nothing needs to read those files again. Password hashes and
 // private keys never appear in an error, and marshal as "<secret>".
 //
+// A hostile or mistaken file cannot stall the loader: only regular files of
+// at most MaxFileSize are read (a named pipe is refused, not waited on), all
+// aliases and merge keys together may bring in a bounded number of values,
+// and mappings are built in time linear in their size. Every error, the YAML
+// library's included, is redacted of anything that looks like a hash or a
+// key.
+//
 // docs/web-configuration.md is the user's manual of the format.
 //
 // The package does no network I/O, starts no goroutines and does not log.
