@@ -70,6 +70,9 @@ func (d *decoder) decryptKey(keyPEM []byte, t *TLSConfig) ([]byte, error) {
 	}
 	var der []byte
 	if b.Type == "ENCRYPTED PRIVATE KEY" {
+		if why := kdfCost(b.Bytes); why != "" {
+			return nil, d.errorf(keyField, "%s: refusing to decrypt the key: %s; encrypt it again with `openssl pkcs8 -topk8 -v2 aes256`", source, why)
+		}
 		key, err := pkcs8.ParsePKCS8PrivateKey(b.Bytes, pw)
 		if err != nil {
 			return nil, wrong()

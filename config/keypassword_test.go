@@ -1,10 +1,12 @@
 package config_test
 
 import (
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
 	"io"
 	"os"
@@ -166,4 +168,108 @@ func handshake(t *testing.T, cert tls.Certificate, ca *pki.Cert) {
 	if err != nil || string(got) != "hello" {
 		t.Fatalf("read %q, %v", got, err)
 	}
+}
+
+// TestEncryptedKeyCostBounded: a key whose encryption asks for more key
+// derivation work than a reload should pay is refused before any is done.
+func TestEncryptedKeyCostBounded(t *testing.T) {
+	p, err := loadPKI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := p.ca
+	srv, err := ca.Server(pki.Request{Hosts: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := srv.WriteFiles(filepath.Join(dir, "server.crt"), ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "pw"), []byte("pw"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		opts *pkcs8.Opts
+		want string
+	}{
+		{"PBKDF2", &pkcs8.Opts{Cipher: pkcs8.AES256CBC, KDFOpts: pkcs8.PBKDF2Opts{SaltSize: 8, IterationCount: 2_000_000_000, HMACHash: crypto.SHA256}},
+			"asks for 2000000000 PBKDF2 iterations (at most 10000000 are done)"},
+		{"scrypt", &pkcs8.Opts{Cipher: pkcs8.AES256CBC, KDFOpts: pkcs8.ScryptOpts{SaltSize: 8, CostParameter: 1 << 24, BlockSize: 8, ParallelizationParameter: 1}},
+			"scrypt encryption (N=16777216, r=8, p=1) needs more than 256 MiB"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			der, err := marshalWithoutDeriving(srv, tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "enc.key"), pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			_, err = config.ParseNamed([]byte("tls_server_config:\n  cert_file: server.crt\n  key_file: enc.key\n  key_password_file: pw\n"), "web.yml", dir)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v\nwant %q", err, tt.want)
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("took %v: the key derivation ran", d)
+			}
+		})
+	}
+}
+
+// marshalWithoutDeriving encrypts c's key cheaply, then writes the cost
+// opts asks for into its parameters: a key with that cost, made without
+// paying it. It does not decrypt; it only has to be refused before it is.
+func marshalWithoutDeriving(c *pki.Cert, opts *pkcs8.Opts) ([]byte, error) {
+	cheap := *opts
+	var cost int64
+	switch k := opts.KDFOpts.(type) {
+	case pkcs8.PBKDF2Opts:
+		cost = int64(k.IterationCount)
+		k.IterationCount = 1
+		cheap.KDFOpts = k
+	case pkcs8.ScryptOpts:
+		cost = int64(k.CostParameter)
+		k.CostParameter = 2
+		cheap.KDFOpts = k
+	}
+	der, err := pkcs8.MarshalPrivateKey(c.Key, []byte("pw"), &cheap)
+	if err != nil {
+		return nil, err
+	}
+	type alg struct {
+		Algorithm  asn1.ObjectIdentifier
+		Parameters asn1.RawValue `asn1:"optional"`
+	}
+	var info struct {
+		Alg  alg
+		Data []byte
+	}
+	var pbes2 struct{ KDF, Cipher alg }
+	var params []asn1.RawValue
+	if _, err := asn1.Unmarshal(der, &info); err != nil {
+		return nil, err
+	}
+	if _, err := asn1.Unmarshal(info.Alg.Parameters.FullBytes, &pbes2); err != nil {
+		return nil, err
+	}
+	if _, err := asn1.Unmarshal(pbes2.KDF.Parameters.FullBytes, &params); err != nil {
+		return nil, err
+	}
+	// The second field is the iteration count (PBKDF2) or N (scrypt).
+	if params[1].FullBytes, err = asn1.Marshal(cost); err != nil {
+		return nil, err
+	}
+	b, err := asn1.Marshal(params)
+	if err != nil {
+		return nil, err
+	}
+	pbes2.KDF.Parameters = asn1.RawValue{FullBytes: b}
+	if b, err = asn1.Marshal(pbes2); err != nil {
+		return nil, err
+	}
+	info.Alg.Parameters = asn1.RawValue{FullBytes: b}
+	return asn1.Marshal(info)
 }
