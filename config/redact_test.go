@@ -3,6 +3,7 @@ package config_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/webguard/webguard/config"
 )
@@ -64,5 +65,24 @@ func TestErrorsHideSecrets(t *testing.T) {
 			}
 			t.Log(msg)
 		})
+	}
+}
+
+// TestWarningsHideSecrets: a hash used as a user name (with a weak hash as
+// its value, which warns) does not reach the warning.
+func TestWarningsHideSecrets(t *testing.T) {
+	const h = "$2y$04$s7/OnaCt/rfDzMLw83Y/ve.R4d5bVezfP7io/t94YPVnJlYNxIzBW"
+	c, err := config.ParseNamed([]byte("basic_auth_users:\n  \""+h+"\": "+h+"\n"), "web.yml", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := c.Warnings(time.Now())
+	if len(ws) == 0 {
+		t.Fatal("no warning")
+	}
+	for _, w := range ws {
+		if strings.Contains(w.String(), h[7:27]) {
+			t.Errorf("warning shows the hash: %s", w)
+		}
 	}
 }

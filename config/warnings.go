@@ -137,6 +137,11 @@ func (c *Config) Warnings(now time.Time) []Warning {
 		}
 		return a.Line - b.Line
 	})
+	// Warnings go to logs: the same redaction as errors, in case a name
+	// in the file is a hash or a key in the wrong place.
+	for i := range ws {
+		ws[i].Field, ws[i].Msg = redact(ws[i].Field), redact(ws[i].Msg)
+	}
 	return ws
 }
 
