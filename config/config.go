@@ -203,6 +203,10 @@ type TLSMaterial struct {
 	ClientCAs *x509.CertPool
 	// ClientCACerts lists the certificates in ClientCAs, in file order.
 	ClientCACerts []*x509.Certificate
+
+	// keyEncrypted says whether the key was read encrypted, for the
+	// warning about a key_password_file that is not needed.
+	keyEncrypted bool
 }
 
 // Path returns the file the config was loaded from ("" for Parse without a

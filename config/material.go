@@ -43,6 +43,9 @@ func (d *decoder) loadMaterial(t *TLSConfig) (*TLSMaterial, []error) {
 				errs = append(errs, err)
 				break
 			}
+			if b := keyBlock(keyPEM); b != nil && isEncrypted(b) {
+				m.keyEncrypted = true
+			}
 			pair, err := tls.X509KeyPair(certPEM, plainKey)
 			if err != nil {
 				// crypto/tls errors never include key material.

@@ -78,6 +78,9 @@ func (c *Config) Warnings(now time.Time) []Warning {
 				add("tls_server_config.key", "%s holds a private key inline and has mode %04o: it is readable by other users; chmod 600 it", c.path, perm)
 			}
 		}
+		if t.KeyPasswordFile != "" && !m.keyEncrypted {
+			add("tls_server_config.key_password_file", "the private key is not encrypted, so key_password_file is not used: remove it, or encrypt the key (`openssl pkcs8 -topk8 -v2 aes256`)")
+		}
 		if t.KeyPasswordFile != "" {
 			if perm, ok := exposed(t.KeyPasswordFile); ok {
 				add("tls_server_config.key_password_file", "%s has mode %04o: the key's password is readable by other users; chmod 600 it", t.KeyPasswordFile, perm)

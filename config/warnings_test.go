@@ -93,6 +93,14 @@ func TestWarnings(t *testing.T) {
 			want: []want{{"http_server_config.unauthenticated_paths", 5, "unauthenticated_paths is a webguard extension: exporter-toolkit v0.20.0 and Prometheus refuse the file"}},
 		},
 		{
+			name:  "key_password_file with a key that is not encrypted",
+			setup: func(*warnFixture) string { return warnTLS + "  key_password_file: server.crt\n" },
+			want: []want{
+				{"tls_server_config.key_password_file", 4, "the private key is not encrypted, so key_password_file is not used"},
+				{"tls_server_config.key_password_file", 4, "key_password_file is a webguard extension"},
+			},
+		},
+		{
 			name:  "post-quantum curve",
 			setup: func(*warnFixture) string { return warnTLS + "  curve_preferences: [X25519, X25519MLKEM768]\n" },
 			want:  []want{{"tls_server_config.curve_preferences[1]", 4, "X25519MLKEM768 is unknown to exporter-toolkit v0.20.0 and Prometheus"}},
