@@ -94,7 +94,7 @@ func TestWarnings(t *testing.T) {
 		},
 		{
 			name:  "key_password_file with a key that is not encrypted",
-			setup: func(*warnFixture) string { return warnTLS + "  key_password_file: server.crt\n" },
+			setup: func(*warnFixture) string { return warnTLS + "  key_password_file: server.key\n" },
 			want: []want{
 				{"tls_server_config.key_password_file", 4, "the private key is not encrypted, so key_password_file is not used"},
 				{"tls_server_config.key_password_file", 4, "key_password_file is a webguard extension"},
