@@ -35,7 +35,9 @@ func (w Warning) String() string {
 
 // Warnings lists the hazards in c, in the order of the lines they are on:
 // basic auth without TLS, client certificate policies that do not verify
-// what they seem to, bcrypt costs below bcrypt.DefaultCost (10), certificates
+// what they seem to (or that webguard verifies where exporter-toolkit does
+// not), client SANs under a policy that lets clients in without a
+// certificate, client revocation lists past their next update, bcrypt costs below bcrypt.DefaultCost (10), certificates
 // that have expired, expire within 30 days of now or carry no subject
 // alternative names, private keys readable by other users, and TLS versions
 // below 1.2. It never includes a hash or key.
@@ -83,8 +85,10 @@ func (c *Config) Warnings(now time.Time) []Warning {
 		caField = "tls_server_config.client_ca"
 	}
 	switch auth := t.ClientAuthType; {
-	case (auth.TLS() == tls.RequestClientCert || auth.TLS() == tls.RequireAnyClientCert) && hasCA:
-		add("tls_server_config.client_auth_type", "%s does not verify client certificates against the client CA: any certificate, even a self-made one, is let in; use RequireAndVerifyClientCert", auth)
+	case auth.TLS() == tls.RequestClientCert && hasCA:
+		add("tls_server_config.client_auth_type", "RequestClientCert with a client CA: webguard verifies client certificates against it (as VerifyClientCertIfGiven), but exporter-toolkit and Go do not, and let any self-made certificate in; write VerifyClientCertIfGiven")
+	case auth.TLS() == tls.RequireAnyClientCert && hasCA:
+		add("tls_server_config.client_auth_type", "%s with a client CA: webguard verifies client certificates against it (as RequireAndVerifyClientCert), but exporter-toolkit and Go do not, and let any self-made certificate in; write RequireAndVerifyClientCert", auth)
 	case auth.TLS() == tls.RequestClientCert || auth.TLS() == tls.RequireAnyClientCert:
 		add("tls_server_config.client_auth_type", "%s does not verify client certificates: any certificate, even a self-made one, is let in; set client_ca_file and use RequireAndVerifyClientCert", auth)
 	case auth.Verifies() && !hasCA:
@@ -98,6 +102,18 @@ func (c *Config) Warnings(now time.Time) []Warning {
 				add(caField, "client CA %q %s", ca.Subject.CommonName, msg)
 			}
 		}
+		for _, crl := range m.ClientCRLs {
+			if !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate) {
+				add("tls_server_config.client_crl_file", "the revocation list of %q was due for renewal on %s: it is still used, but certificates revoked since then are let in; install a new list", crl.Issuer.CommonName, crl.NextUpdate.UTC().Format(time.DateTime+" UTC"))
+			}
+		}
+	}
+	if a := t.ClientAuthType.TLS(); (a == tls.RequestClientCert || a == tls.VerifyClientCertIfGiven) && len(t.ClientAllowedSANs)+len(t.ClientAllowedSANPatterns) > 0 {
+		field := "tls_server_config.client_allowed_sans"
+		if len(t.ClientAllowedSANs) == 0 {
+			field = "tls_server_config.client_allowed_san_patterns"
+		}
+		add(field, "with client_auth_type %s, a client without a certificate is refused at the handshake because it has no SAN to match (exporter-toolkit lets it connect and then fails the request): write RequireAndVerifyClientCert to say so", t.ClientAuthType)
 	}
 
 	if t.IsEnabled() && uint16(t.MinVersion) < tls.VersionTLS12 {
