@@ -47,6 +47,7 @@ func TestDocs(t *testing.T) {
 		{"make-a-password-hash.md", false, []string{"$2a$10$", "Password for user prometheus correct.", "$2a$12$", "webguard hash: empty password"}},
 		{"make-certificates.md", false, []string{"pki/server.crt: OK", "pki/client.crt: OK", "DNS:node1.example.org", "web.yml: OK", "already exists; use --force"}},
 		{"secure-an-exporter-you-cannot-change.md", true, []string{"node_load1 ", "\n401\n", "\n200\n", "SUCCESS", `msg="shutting down"`}},
+		{"revoke-a-client-certificate.md", true, []string{"web.yml: OK", "prometheus 200\nlaptop 200\n", "laptop refused, exit status", `msg="client refused"`, "subject=\"CN=laptop"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.page, func(t *testing.T) {
