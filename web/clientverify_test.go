@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"crypto/tls"
 	"crypto/x509"
 	"log/slog"
 	"net/http"
@@ -491,4 +492,36 @@ func TestCertRefusalText(t *testing.T) {
 	if lines := logs.lines(""); len(lines) != 1 || !strings.Contains(lines[0], ` level=INFO msg="client refused" remote=127.0.0.1:5 reason=san_not_allowed subject="CN=x\\\"`) {
 		t.Fatalf("the refusal made %d lines: %q", len(lines), lines)
 	}
+}
+
+// TestRevokedClientResumed checks that revocation reaches resumed TLS
+// sessions: a client that resumes a session made before its certificate was
+// revoked is refused once the new list is loaded.
+func TestRevokedClientResumed(t *testing.T) {
+	p := newTestPKI(t)
+	empty, err := p.ca.CRL(pki.CRLRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putFile(t, p.dir, "ca.crl", string(empty.PEM))
+	g := newGuard(t, p.dir, p.tlsSection("client_auth_type: RequireAndVerifyClientCert", "client_ca_file: ca.crt", "client_crl_file: ca.crl"), nil)
+	url, _ := startServing(t, g)
+	cache := tls.NewLRUClientSessionCache(4)
+	c := p.httpClient(p.client, func(tc *tls.Config) { tc.ClientSessionCache = cache })
+	mustGet(t, c, url, http.StatusOK)
+	if resp := mustGet(t, c, url, http.StatusOK); !resp.TLS.DidResume {
+		t.Fatal("the second connection did not resume its session; the test proves nothing")
+	}
+	revoked, err := p.ca.CRL(pki.CRLRequest{Revoked: []*x509.Certificate{p.client.Cert}, Number: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putFile(t, p.dir, "ca.crl", string(revoked.PEM))
+	if err := g.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _, err := fetch(t, c, url); err == nil {
+		t.Fatalf("revoked client admitted on a resumed session (resumed: %v)", resp.TLS.DidResume)
+	}
+	eventuallyCount(t, "revoked failures", handshakeFailures(g, handshakeRevoked), 1)
 }
