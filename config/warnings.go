@@ -93,7 +93,9 @@ func (c *Config) Warnings(now time.Time) []Warning {
 		add("tls_server_config.client_auth_type", "%s does not verify client certificates: any certificate, even a self-made one, is let in; set client_ca_file and use RequireAndVerifyClientCert", auth)
 	case auth.Verifies() && !hasCA:
 		add("tls_server_config.client_auth_type", "%s without client_ca_file verifies clients against the system's root CAs: a certificate from any public CA is let in; set client_ca_file", auth)
-	case auth.TLS() == tls.VerifyClientCertIfGiven && len(c.Users) == 0:
+	case auth.TLS() == tls.VerifyClientCertIfGiven && len(c.Users) == 0 && len(t.ClientAllowedSANs)+len(t.ClientAllowedSANPatterns) == 0:
+		// With an allow-list, clients without a certificate are refused
+		// (the warning below says so).
 		add("tls_server_config.client_auth_type", "%s lets clients without a certificate in, and no basic_auth_users are set: they are not authenticated at all; use RequireAndVerifyClientCert", auth)
 	}
 	if m != nil {
