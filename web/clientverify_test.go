@@ -527,3 +527,32 @@ func TestRevokedClientResumed(t *testing.T) {
 	}
 	eventuallyCount(t, "revoked failures", handshakeFailures(g, handshakeRevoked), 1)
 }
+
+// TestClientCRLFileWatched replaces only the CRL file while the Guard
+// serves: the file watcher picks it up, as it does the client CA, and the
+// newly revoked client is refused.
+func TestClientCRLFileWatched(t *testing.T) {
+	e := newReloadEnv(t, reloadMTLS+"  client_crl_file: ca.crl\n")
+	empty, err := e.ca.CRL(pki.CRLRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	watchWrite(t, filepath.Join(e.dir, "ca.crl"), string(empty.PEM))
+	e.serve(reloadWatch)
+	client := e.newClientCert(e.ca, "scraper.example")
+	if got := e.status(reloadClient{cert: client}); got != http.StatusOK {
+		t.Fatalf("status %d before the revocation, want 200", got)
+	}
+	crl, err := e.ca.CRL(pki.CRLRequest{Revoked: []*x509.Certificate{client.Cert}, Number: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	watchReplace(t, filepath.Join(e.dir, "ca.crl"), string(crl.PEM))
+	watchEventually(t, "the revoked client to be refused", func() bool { return e.status(reloadClient{cert: client}) != http.StatusOK })
+	// A connection handshaken just before the reload is refused by the
+	// re-check of its request instead (421, recheck.go): ask again.
+	watchEventually(t, "a new handshake to be refused as revoked", func() bool {
+		e.status(reloadClient{cert: client})
+		return e.metric("webguard_tls_handshake_failures_total", "reason", "revoked") >= 1
+	})
+}
