@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -555,4 +556,21 @@ func TestClientCRLFileWatched(t *testing.T) {
 		e.status(reloadClient{cert: client})
 		return e.metric("webguard_tls_handshake_failures_total", "reason", "revoked") >= 1
 	})
+}
+
+// TestDescribeSANs checks that a refusal quotes at most a bounded part of
+// what a certificate carries.
+func TestDescribeSANs(t *testing.T) {
+	long := strings.Repeat("a", 200) + ".example"
+	c := &x509.Certificate{DNSNames: []string{long, "b.example"}, EmailAddresses: []string{"ops@example.org"}}
+	for i := range 10 {
+		c.DNSNames = append(c.DNSNames, fmt.Sprintf("n%d.example", i))
+	}
+	got := describeSANs(c)
+	if !strings.HasSuffix(got, " and 5 more") || strings.Contains(got, long) || !strings.HasPrefix(got, "DNS:"+strings.Repeat("a", maxShownSANBytes-4)+"…, DNS:b.example") {
+		t.Errorf("describeSANs = %q", got)
+	}
+	if got := describeSANs(&x509.Certificate{}); got != "none" {
+		t.Errorf("no SANs described as %q", got)
+	}
 }
