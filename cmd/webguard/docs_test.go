@@ -73,6 +73,10 @@ func TestDocs(t *testing.T) {
 			// they must not outlive the test, so it gets its own group.
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 			cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+			// A session that fails half-way leaves its background processes
+			// holding the output pipe: without a delay, Wait would wait for
+			// them forever and the cleanup below would never run.
+			cmd.WaitDelay = 10 * time.Second
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			err = cmd.Start()
