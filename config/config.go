@@ -66,12 +66,27 @@ type TLSConfig struct {
 	// RequireAndVerifyClientCert and no client CA, clients are verified
 	// against the system roots, as in crypto/tls.
 	ClientAuthType ClientAuthType `yaml:"client_auth_type,omitempty"`
-	// ClientAllowedSANs, when set, admits only clients whose certificate
-	// carries one of these values as a DNS, IP, e-mail or URI subject
-	// alternative name (disjunctive: one exact match grants access). It
-	// requires a ClientAuthType that refuses clients without a certificate
-	// (RequireAnyClientCert or RequireAndVerifyClientCert).
+	// ClientAllowedSANs, when set, admits only clients whose verified
+	// certificate carries one of these values as a DNS, IP, e-mail or URI
+	// subject alternative name (disjunctive: one exact match, here or in
+	// ClientAllowedSANPatterns, grants access). A client without a
+	// certificate is then refused under every ClientAuthType. It requires a
+	// ClientAuthType other than NoClientCert, and a client CA under the
+	// types that do not verify (RequestClientCert, RequireAnyClientCert).
 	ClientAllowedSANs []string `yaml:"client_allowed_sans,omitempty"`
+	// ClientAllowedSANPatterns (an extension, not in exporter-toolkit)
+	// admits clients as ClientAllowedSANs does, by pattern: "*.example.org"
+	// (one left-most DNS label) or a SPIFFE ID prefix
+	// "spiffe://example.org/ns/monitoring/*" (see SANPattern). The same
+	// requirements apply.
+	ClientAllowedSANPatterns []string `yaml:"client_allowed_san_patterns,omitempty"`
+	// ClientCRLFile (an extension, not in exporter-toolkit) names
+	// certificate revocation lists, PEM or DER, several in one file
+	// allowed, each signed by a certificate of the client CA. A client
+	// whose verified chain holds a listed certificate is refused. It
+	// requires a client CA, is read with it and reloaded with it; a list
+	// past its next update keeps being used (Warnings says so).
+	ClientCRLFile string `yaml:"client_crl_file,omitempty"`
 	// MinVersion and MaxVersion bound the TLS versions offered; TLS12 and
 	// TLS13 by default. MinVersion is not above MaxVersion.
 	MinVersion TLSVersion `yaml:"min_version,omitempty"`
@@ -203,6 +218,10 @@ type TLSMaterial struct {
 	ClientCAs *x509.CertPool
 	// ClientCACerts lists the certificates in ClientCAs, in file order.
 	ClientCACerts []*x509.Certificate
+	// ClientCRLs are the revocation lists of client_crl_file, in file
+	// order, each one's signature checked against the client CA that
+	// issued it.
+	ClientCRLs []*x509.RevocationList
 
 	// keyEncrypted says whether the key was read encrypted, for the
 	// warning about a key_password_file that is not needed.
@@ -219,11 +238,11 @@ func (c *Config) TLSMaterial() *TLSMaterial { return c.material }
 
 // Files returns the absolute paths of every file the config depends on: the
 // config file itself (when loaded from a file, not for ParseSection) and the
-// certificate, key, key password and client CA files it names. These are the
-// files to watch for changes.
+// certificate, key, key password, client CA and client CRL files it names.
+// These are the files to watch for changes.
 func (c *Config) Files() []string {
 	var files []string
-	for _, f := range []string{c.path, c.TLS.CertFile, c.TLS.KeyFile, c.TLS.ClientCAFile, c.TLS.KeyPasswordFile} {
+	for _, f := range []string{c.path, c.TLS.CertFile, c.TLS.KeyFile, c.TLS.KeyPasswordFile, c.TLS.ClientCAFile, c.TLS.ClientCRLFile} {
 		if f == "" || f == c.path && c.section != "" {
 			continue
 		}

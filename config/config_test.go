@@ -3,6 +3,7 @@ package config_test
 import (
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"maps"
@@ -63,6 +64,22 @@ var loadPKI = sync.OnceValues(func() (*fixturePKI, error) {
 	}
 	encryptedPEM := pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: encrypted})
 	garbage := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("not DER at all")})
+	otherCA, err := pki.NewCA(pki.Request{CommonName: "other CA"})
+	if err != nil {
+		return nil, err
+	}
+	crl, err := ca.CRL(pki.CRLRequest{Revoked: []*x509.Certificate{other.Cert}})
+	if err != nil {
+		return nil, err
+	}
+	crl2, err := ca.CRL(pki.CRLRequest{Number: 2})
+	if err != nil {
+		return nil, err
+	}
+	otherCRL, err := otherCA.CRL(pki.CRLRequest{})
+	if err != nil {
+		return nil, err
+	}
 	f := &fixturePKI{ca: ca, files: map[string][]byte{
 		"ca.crt":           ca.CertPEM,
 		"server.crt":       server.CertPEM,
@@ -81,6 +98,11 @@ var loadPKI = sync.OnceValues(func() (*fixturePKI, error) {
 		"server-enc.key":   encryptedPEM,
 		"key.password":     []byte(fixturePassword + "\n"),
 		"wrong.password":   []byte("not the password"),
+		"ca.crl":           crl.PEM,
+		"ca.crl.der":       crl.DER,
+		"two.crl":          slices.Concat(crl.PEM, crl2.PEM),
+		"other.crl":        otherCRL.PEM,
+		"garbage.crl":      pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: []byte("not DER at all")}),
 	}}
 	f.keys = [][]byte{server.KeyPEM, serverRSA.KeyPEM, other.KeyPEM, expired.KeyPEM}
 	return f, nil

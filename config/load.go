@@ -68,7 +68,7 @@ func (c *Config) applyDefaults(dir string) {
 		on := true
 		c.HTTP.HTTP2 = &on
 	}
-	for _, p := range []*string{&t.CertFile, &t.KeyFile, &t.ClientCAFile, &t.KeyPasswordFile} {
+	for _, p := range []*string{&t.CertFile, &t.KeyFile, &t.KeyPasswordFile, &t.ClientCAFile, &t.ClientCRLFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

@@ -81,7 +81,78 @@ func (d *decoder) loadMaterial(t *TLSConfig) (*TLSMaterial, []error) {
 			m.ClientCACerts = certs
 		}
 	}
+	if t.ClientCRLFile != "" && m.ClientCACerts != nil {
+		crls, err := d.loadCRLs(t.ClientCRLFile, m.ClientCACerts)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		m.ClientCRLs = crls
+	}
 	return m, errs
+}
+
+// loadCRLs reads the revocation lists of client_crl_file: PEM "X509 CRL"
+// blocks, or one DER list. Each must be signed by the client CA that
+// issued it, so that a list from elsewhere cannot revoke, or fail to
+// revoke, anything.
+func (d *decoder) loadCRLs(file string, cas []*x509.Certificate) ([]*x509.RevocationList, error) {
+	const field = "tls_server_config.client_crl_file"
+	data, err := d.pemSource("tls_server_config", "client_crl_file", file, "", "")
+	if err != nil {
+		return nil, err
+	}
+	fail := func(format string, args ...any) error {
+		return d.errorf(field, "%s: %s", file, fmt.Sprintf(format, args...))
+	}
+	var ders [][]byte
+	rest := data
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type == "X509 CRL" {
+			ders = append(ders, b.Bytes)
+		}
+	}
+	if len(ders) == 0 {
+		if bytes.Contains(data, []byte("-----BEGIN")) || len(bytes.TrimSpace(data)) == 0 {
+			return nil, fail("holds no revocation list (want PEM \"X509 CRL\" blocks or one DER list)")
+		}
+		ders = [][]byte{data}
+	}
+	var crls []*x509.RevocationList
+	for i, der := range ders {
+		crl, err := x509.ParseRevocationList(der)
+		if err != nil {
+			return nil, fail("revocation list %d: %v", i+1, err)
+		}
+		if err := checkCRLIssuer(crl, cas); err != nil {
+			return nil, fail("revocation list %d: %v", i+1, err)
+		}
+		crls = append(crls, crl)
+	}
+	return crls, nil
+}
+
+// checkCRLIssuer checks that crl is signed by one of cas with its issuer's
+// name.
+func checkCRLIssuer(crl *x509.RevocationList, cas []*x509.Certificate) error {
+	named := false
+	for _, ca := range cas {
+		if !bytes.Equal(ca.RawSubject, crl.RawIssuer) {
+			continue
+		}
+		named = true
+		if crl.CheckSignatureFrom(ca) == nil {
+			return nil
+		}
+	}
+	if named {
+		return fmt.Errorf("issued by %q but its signature does not verify with that client CA", crl.Issuer.String())
+	}
+	return fmt.Errorf("issued by %q, which is not a client CA (want a list signed by a certificate of client_ca_file)", crl.Issuer.String())
 }
 
 // pemSource returns the bytes of a file field or its inline twin, nil when

@@ -25,7 +25,7 @@ var allowedHeaders = map[string][]string{
 // server certificate.
 var tlsOptions = []string{
 	"client_ca_file", "client_ca", "client_auth_type", "client_allowed_sans",
-	"min_version", "max_version", "cipher_suites", "curve_preferences",
+	"client_allowed_san_patterns", "client_crl_file", "min_version", "max_version", "cipher_suites", "curve_preferences",
 	"prefer_server_cipher_suites", "key_password_file",
 }
 
@@ -91,20 +91,10 @@ func (d *decoder) validateTLS(t *TLSConfig, http2 bool) []error {
 		add(d.errorf(firstSet(d, "tls_server_config.client_ca_file", "tls_server_config.client_ca"),
 			"a client CA is set but client_auth_type is NoClientCert, so it would not be used: set client_auth_type to RequireAndVerifyClientCert (or VerifyClientCertIfGiven)"))
 	}
-	if len(t.ClientAllowedSANs) > 0 {
-		switch auth {
-		case tls.NoClientCert:
-			add(d.errorf("tls_server_config.client_allowed_sans", "client_allowed_sans needs client certificates, but client_auth_type is NoClientCert: set client_auth_type to RequireAndVerifyClientCert"))
-		case tls.RequestClientCert, tls.VerifyClientCertIfGiven:
-			// A client that sends no certificate has no SAN to match.
-			add(d.errorf("tls_server_config.client_allowed_sans", "client_allowed_sans needs a certificate from every client, but client_auth_type %s lets clients connect without one: set client_auth_type to RequireAndVerifyClientCert (or RequireAnyClientCert)", t.ClientAuthType))
-		}
+	if hasCRL := t.ClientCRLFile != ""; hasCRL && !hasCA {
+		add(d.errorf("tls_server_config.client_crl_file", "a revocation list needs the client CA that signed it: set client_ca_file (or client_ca)"))
 	}
-	for i, san := range t.ClientAllowedSANs {
-		if strings.TrimSpace(san) == "" {
-			add(d.errorf(fmt.Sprintf("tls_server_config.client_allowed_sans[%d]", i), "empty SAN (want a DNS name, IP address, e-mail address or URI)"))
-		}
-	}
+	errs = append(errs, d.validateSANs(t, auth, hasCA)...)
 	if t.MinVersion > t.MaxVersion {
 		var dflt string
 		if !d.isGiven("tls_server_config.min_version") {
@@ -124,6 +114,41 @@ func (d *decoder) validateTLS(t *TLSConfig, http2 bool) []error {
 	if len(t.CurvePreferences) > 0 && t.MaxVersion < TLSVersion(tls.VersionTLS13) &&
 		!slices.ContainsFunc(t.CurvePreferences, func(c Curve) bool { return tls.CurveID(c) != tls.X25519MLKEM768 }) {
 		add(d.errorf("tls_server_config.curve_preferences", "X25519MLKEM768 needs TLS 1.3, but max_version is %s: add a curve such as X25519 or raise max_version to TLS13", t.MaxVersion))
+	}
+	return errs
+}
+
+// validateSANs checks client_allowed_sans and client_allowed_san_patterns:
+// the entries, and that the certificate they are matched on is one a CA
+// vouched for. Under RequestClientCert and VerifyClientCertIfGiven they are
+// accepted, as exporter-toolkit accepts them: a client without a
+// certificate is refused at the handshake (Warnings says so).
+func (d *decoder) validateSANs(t *TLSConfig, auth tls.ClientAuthType, hasCA bool) []error {
+	var errs []error
+	add := func(e *Error) { errs = append(errs, e) }
+	for i, san := range t.ClientAllowedSANs {
+		if strings.TrimSpace(san) == "" {
+			add(d.errorf(fmt.Sprintf("tls_server_config.client_allowed_sans[%d]", i), "empty SAN (want a DNS name, IP address, e-mail address or URI)"))
+		}
+	}
+	for i, pat := range t.ClientAllowedSANPatterns {
+		if _, err := ParseSANPattern(pat); err != nil {
+			add(d.errorf(fmt.Sprintf("tls_server_config.client_allowed_san_patterns[%d]", i), "%v", err))
+		}
+	}
+	for _, key := range []string{"client_allowed_sans", "client_allowed_san_patterns"} {
+		if !d.isGiven("tls_server_config."+key) || len(t.ClientAllowedSANs)+len(t.ClientAllowedSANPatterns) == 0 {
+			continue
+		}
+		field := "tls_server_config." + key
+		switch {
+		case auth == tls.NoClientCert:
+			add(d.errorf(field, "%s needs client certificates, but client_auth_type is NoClientCert: set client_auth_type to RequireAndVerifyClientCert", key))
+		case !hasCA && (auth == tls.RequestClientCert || auth == tls.RequireAnyClientCert):
+			// The SANs of a certificate nobody verified are whatever its
+			// maker wrote.
+			add(d.errorf(field, "%s would be checked on certificates nobody verified: client_auth_type %s without a client CA lets in any self-made certificate: set client_ca_file (or client_ca), and client_auth_type to RequireAndVerifyClientCert", key, t.ClientAuthType))
+		}
 	}
 	return errs
 }

@@ -36,12 +36,15 @@ func (w Warning) String() string {
 
 // Warnings lists the hazards in c, in the order of the lines they are on:
 // basic auth without TLS, client certificate policies that do not verify
-// what they seem to, bcrypt costs below bcrypt.DefaultCost (10), certificates
-// that have expired, expire within ExpiryWarning of now or carry no subject
-// alternative names, private keys (and key passwords) readable by other
-// users, TLS versions below 1.2, a file with neither TLS nor users (plain
-// HTTP to anyone), and what exporter-toolkit v0.20.0 and Prometheus would
-// refuse (see compatWarnings). It never includes a hash or key.
+// what they seem to (or that webguard verifies where exporter-toolkit does
+// not), client SANs under a policy that lets clients in without a
+// certificate, client revocation lists past their next update, bcrypt costs
+// below bcrypt.DefaultCost (10), certificates that have expired, expire
+// within ExpiryWarning of now or carry no subject alternative names, private
+// keys (and key passwords) readable by other users, TLS versions below 1.2, a
+// file with neither TLS nor users (plain HTTP to anyone), and what
+// exporter-toolkit v0.20.0 and Prometheus would refuse (see compatWarnings).
+// It never includes a hash or key.
 //
 // Warnings stats the key file (and the config file when it holds a key
 // inline) to check their modes. Lines are the ones recorded when the config
@@ -94,13 +97,17 @@ func (c *Config) Warnings(now time.Time) []Warning {
 		caField = "tls_server_config.client_ca"
 	}
 	switch auth := t.ClientAuthType; {
-	case (auth.TLS() == tls.RequestClientCert || auth.TLS() == tls.RequireAnyClientCert) && hasCA:
-		add("tls_server_config.client_auth_type", "%s does not verify client certificates against the client CA: any certificate, even a self-made one, is let in; use RequireAndVerifyClientCert", auth)
+	case auth.TLS() == tls.RequestClientCert && hasCA:
+		add("tls_server_config.client_auth_type", "RequestClientCert with a client CA: webguard verifies client certificates against it (as VerifyClientCertIfGiven), but exporter-toolkit and Go do not, and let any self-made certificate in; write VerifyClientCertIfGiven")
+	case auth.TLS() == tls.RequireAnyClientCert && hasCA:
+		add("tls_server_config.client_auth_type", "%s with a client CA: webguard verifies client certificates against it (as RequireAndVerifyClientCert), but exporter-toolkit and Go do not, and let any self-made certificate in; write RequireAndVerifyClientCert", auth)
 	case auth.TLS() == tls.RequestClientCert || auth.TLS() == tls.RequireAnyClientCert:
 		add("tls_server_config.client_auth_type", "%s does not verify client certificates: any certificate, even a self-made one, is let in; set client_ca_file and use RequireAndVerifyClientCert", auth)
 	case auth.Verifies() && !hasCA:
 		add("tls_server_config.client_auth_type", "%s without client_ca_file verifies clients against the system's root CAs: a certificate from any public CA is let in; set client_ca_file", auth)
-	case auth.TLS() == tls.VerifyClientCertIfGiven && len(c.Users) == 0:
+	case auth.TLS() == tls.VerifyClientCertIfGiven && len(c.Users) == 0 && len(t.ClientAllowedSANs)+len(t.ClientAllowedSANPatterns) == 0:
+		// With an allow-list, clients without a certificate are refused
+		// (the warning below says so).
 		add("tls_server_config.client_auth_type", "%s lets clients without a certificate in, and no basic_auth_users are set: they are not authenticated at all; use RequireAndVerifyClientCert", auth)
 	}
 	if m != nil {
@@ -109,6 +116,18 @@ func (c *Config) Warnings(now time.Time) []Warning {
 				add(caField, "client CA %q %s", ca.Subject.CommonName, msg)
 			}
 		}
+		for _, crl := range m.ClientCRLs {
+			if !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate) {
+				add("tls_server_config.client_crl_file", "the revocation list of %q was due for renewal on %s: it is still used, but certificates revoked since then are let in; install a new list", crl.Issuer.CommonName, crl.NextUpdate.UTC().Format(time.DateTime+" UTC"))
+			}
+		}
+	}
+	if a := t.ClientAuthType.TLS(); (a == tls.RequestClientCert || a == tls.VerifyClientCertIfGiven) && len(t.ClientAllowedSANs)+len(t.ClientAllowedSANPatterns) > 0 {
+		field := "tls_server_config.client_allowed_sans"
+		if len(t.ClientAllowedSANs) == 0 {
+			field = "tls_server_config.client_allowed_san_patterns"
+		}
+		add(field, "with client_auth_type %s, a client without a certificate is refused at the handshake because it has no SAN to match (exporter-toolkit lets it connect and then fails the request): write RequireAndVerifyClientCert to say so", t.ClientAuthType)
 	}
 
 	if t.IsEnabled() && uint16(t.MinVersion) < tls.VersionTLS12 {

@@ -126,7 +126,7 @@ func TestWarnings(t *testing.T) {
 			setup: func(*warnFixture) string {
 				return warnTLS + "  client_ca_file: ca.crt\n  client_auth_type: RequestClientCert\n"
 			},
-			want: []want{{"tls_server_config.client_auth_type", 5, "does not verify client certificates against the client CA"}},
+			want: []want{{"tls_server_config.client_auth_type", 5, "webguard verifies client certificates against it (as VerifyClientCertIfGiven), but exporter-toolkit and Go do not"}},
 		},
 		{
 			name:  "RequireAnyClientCert without CA",
@@ -138,7 +138,42 @@ func TestWarnings(t *testing.T) {
 			setup: func(*warnFixture) string {
 				return warnTLS + "  client_auth_type: RequireClientCert\n  client_ca_file: ca.crt\n"
 			},
-			want: []want{{"tls_server_config.client_auth_type", 4, "RequireAnyClientCert does not verify"}},
+			want: []want{{"tls_server_config.client_auth_type", 4, "RequireAnyClientCert with a client CA: webguard verifies"}},
+		},
+		{
+			name: "client_allowed_sans with VerifyClientCertIfGiven",
+			setup: func(f *warnFixture) string {
+				return warnTLS + "  client_ca_file: ca.crt\n  client_auth_type: VerifyClientCertIfGiven\n  client_allowed_sans: [a.example.org]\n"
+			},
+			want: []want{{"tls_server_config.client_allowed_sans", 6, "with client_auth_type VerifyClientCertIfGiven, a client without a certificate is refused at the handshake"}},
+		},
+		{
+			name: "client_allowed_san_patterns with RequestClientCert",
+			setup: func(*warnFixture) string {
+				return warnTLS + "  client_ca_file: ca.crt\n  client_auth_type: RequestClientCert\n  client_allowed_san_patterns: ['*.example.org']\n"
+			},
+			want: []want{
+				{"tls_server_config.client_auth_type", 5, "as VerifyClientCertIfGiven"},
+				{"tls_server_config.client_allowed_san_patterns", 6, "with client_auth_type RequestClientCert, a client without a certificate is refused at the handshake"},
+				{"tls_server_config.client_allowed_san_patterns", 6, "client_allowed_san_patterns is a webguard extension"},
+			},
+		},
+		{
+			name: "client CRL past its next update",
+			setup: func(f *warnFixture) string {
+				crl, err := f.ca.CRL(pki.CRLRequest{ThisUpdate: time.Now().Add(-48 * time.Hour), NextUpdate: time.Now().Add(-24 * time.Hour)})
+				if err != nil {
+					f.t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(f.dir, "ca.crl"), crl.PEM, 0o644); err != nil {
+					f.t.Fatal(err)
+				}
+				return warnMTLS + "  client_crl_file: ca.crl\n"
+			},
+			want: []want{
+				{"tls_server_config.client_crl_file", 6, `the revocation list of "webguard CA" was due for renewal on`},
+				{"tls_server_config.client_crl_file", 6, "client_crl_file is a webguard extension"},
+			},
 		},
 		{
 			name:  "RequireAndVerifyClientCert without CA",

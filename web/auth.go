@@ -55,15 +55,7 @@ func (h *guardHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.metrics.auth.WithLabelValues(reason).Inc()
-	// Debug, like handshake failures: a password flood must not fill the
-	// log; the counter above is what alerts are built on.
-	attrs := []any{"remote", r.RemoteAddr, "reason", reason}
-	if reason == authWrongPassword {
-		// The user exists; an unknown "user" may be a password typed in
-		// the wrong field, so only known names are logged.
-		attrs = append(attrs, "user", user)
-	}
-	g.logger.Debug("HTTP request refused by basic auth", attrs...)
+	g.refusals.logAuth(r.RemoteAddr, reason, user)
 
 	if reason == authBusy {
 		// Answering at once would let a flooding client loop as fast as the

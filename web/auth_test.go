@@ -192,8 +192,8 @@ func TestHandlerWithoutServe(t *testing.T) {
 }
 
 // TestAuthFailureLogs checks what a refused request leaves in the log: one
-// debug line with the remote address and the reason, the user name only when
-// it exists, and never a password, under TLS and mTLS alike.
+// refusal line (see refusal.go) with the remote address and the reason, the
+// user name only when it exists, and never a password.
 func TestAuthFailureLogs(t *testing.T) {
 	p := newTestPKI(t)
 	logs, logger := newLogRecorder()
@@ -212,9 +212,9 @@ func TestAuthFailureLogs(t *testing.T) {
 		{basicAuth("alice", secret), authWrongPassword, true},
 	} {
 		mustGet(t, c, url, http.StatusUnauthorized, tt.req)
-		got := logs.matching("DEBUG HTTP request refused by basic auth", "remote=127.0.0.1:", "reason="+tt.reason)
+		got := logs.matching(refusalMsg, "remote=127.0.0.1:", "reason="+tt.reason)
 		if len(got) != 1 {
-			t.Fatalf("reason %s: %d debug lines with remote and reason, want 1; log:\n%s", tt.reason, len(got), strings.Join(logs.matching(""), "\n"))
+			t.Fatalf("reason %s: %d refusal lines with remote and reason, want 1; log:\n%s", tt.reason, len(got), strings.Join(logs.matching(""), "\n"))
 		}
 		if hasUser := strings.Contains(got[0], "user=alice"); hasUser != tt.user {
 			t.Errorf("reason %s: user logged = %v, want %v: %s", tt.reason, hasUser, tt.user, got[0])

@@ -37,6 +37,8 @@ var downgradeAxes = []axis{
 	{"tls_server_config.client_allowed_sans", bothTLS(func(r, n *servedTLS) bool {
 		return widerList(r.section.ClientAllowedSANs, n.section.ClientAllowedSANs)
 	})},
+	{"tls_server_config.client_allowed_san_patterns", bothTLS(widerSANPatterns)},
+	{"tls_server_config.client_crl_file", bothTLS(fewerRevoked)},
 	{"basic_auth_users", func(r, n *snapshot) bool { return r.users != nil && n.users == nil }},
 	{"rate_limit", looserRateLimit},
 	{"http_server_config.headers", weakerHeaders},
@@ -228,4 +230,54 @@ func clientAuthWeaker(from, to config.ClientAuthType) bool {
 	return clientAuthStrength(to) < clientAuthStrength(from) ||
 		(from.Requires() && !to.Requires()) ||
 		(from.Verifies() && !to.Verifies())
+}
+
+// widerSANPatterns reports whether the client SAN allow-lists admit more
+// after the change, on account of client_allowed_san_patterns (the exact
+// list has its own axis): a pattern added where any list was set, the
+// patterns emptied with nothing left, or exact SANs added next to patterns
+// that were the only list.
+func widerSANPatterns(r, n *servedTLS) bool {
+	rs, rp := r.section.ClientAllowedSANs, r.section.ClientAllowedSANPatterns
+	ns, np := n.section.ClientAllowedSANs, n.section.ClientAllowedSANPatterns
+	switch {
+	case len(rs)+len(rp) == 0:
+		// Everyone with a certificate was let in: any list narrows.
+		return false
+	case len(ns)+len(np) == 0:
+		return len(rp) > 0
+	case len(rp) > 0 && len(rs) == 0 && len(ns) > 0:
+		return true
+	}
+	for _, p := range np {
+		if !slices.Contains(rp, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// fewerRevoked reports whether a certificate revoked by running's
+// client_crl_file is no longer revoked: the file removed, or a list that
+// dropped an entry.
+func fewerRevoked(r, n *servedTLS) bool {
+	if r.material == nil || len(r.material.ClientCRLs) == 0 {
+		return false
+	}
+	revoked := map[string]bool{}
+	if n.material != nil {
+		for _, crl := range n.material.ClientCRLs {
+			for _, e := range crl.RevokedCertificateEntries {
+				revoked[string(crl.RawIssuer)+"/"+e.SerialNumber.String()] = true
+			}
+		}
+	}
+	for _, crl := range r.material.ClientCRLs {
+		for _, e := range crl.RevokedCertificateEntries {
+			if !revoked[string(crl.RawIssuer)+"/"+e.SerialNumber.String()] {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -52,6 +52,7 @@ type Guard struct {
 	snap     atomic.Pointer[snapshot]
 	verifier verifier
 	metrics  *metrics
+	refusals *refusalLog
 
 	// reloadMu makes reloads one at a time; reload holds what the reload
 	// pipeline keeps between reloads (reload.go). Nothing else takes
@@ -107,6 +108,7 @@ func New(opts Options) (*Guard, error) {
 		g.logger = slog.New(slog.DiscardHandler)
 	}
 	g.metrics = newMetrics(g.snap.Load)
+	g.refusals = newRefusalLog(g.logger)
 	g.reload.source = opts.Config
 	g.inMemory.Store(opts.Config != nil)
 	cfg, err := g.load()

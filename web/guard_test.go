@@ -331,7 +331,7 @@ func TestErrorLog(t *testing.T) {
 		t.Errorf("handshake failure in the server's ErrorLog: %q", own.String())
 	}
 	mu.Unlock()
-	if len(logs.matching("TLS handshake failed", "reason=unknown_ca", "remote=127.0.0.1:")) != 1 {
+	if len(logs.matching(refusalMsg, "reason=unknown_ca", "remote=127.0.0.1:")) != 1 {
 		t.Errorf("handshake failure not logged: %q", logs.matching(""))
 	}
 }

@@ -1,22 +1,21 @@
 package web
 
 import (
-	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"log"
 	"net"
 	"strings"
 )
 
-// Handshake errors of our own, returned by VerifyConnection. Their text is
-// what handshakeReason recognises in net/http's error log.
-var (
-	errNoClientCert  = errors.New("web: client_allowed_sans is set and the client presented no certificate")
-	errSANNotAllowed = errors.New("web: client certificate has no subject alternative name listed in client_allowed_sans")
-)
+// errNoClientCert is returned by the VerifyConnection hook (see
+// clientVerifier); its text is what handshakeReason recognises in net/http's
+// error log. Other refusals of ours are certRefusals.
+var errNoClientCert = errors.New("web: client_allowed_sans or client_allowed_san_patterns is set and the client presented no certificate")
 
 // sanSet is tls_server_config.client_allowed_sans: one exact match among the
-// DNS, IP, e-mail or URI SANs of the client's leaf certificate grants access.
+// DNS, IP, e-mail or URI SANs of the client's leaf certificate grants access
+// (see clientVerifier, which also matches client_allowed_san_patterns).
 type sanSet map[string]struct{}
 
 func newSANSet(sans []string) sanSet {
@@ -31,37 +30,30 @@ func newSANSet(sans []string) sanSet {
 	return set
 }
 
-// verify is the tls.Config VerifyConnection hook. It runs after crypto/tls
-// verified the chain (for the client auth types that verify), on full and
-// resumed handshakes alike. A client without a certificate is refused, also
-// under the client auth types that let such clients in: an allow-list that a
-// client passes by sending nothing would allow everyone.
-func (set sanSet) verify(cs tls.ConnectionState) error {
-	if len(cs.PeerCertificates) == 0 {
-		return errNoClientCert
-	}
-	leaf := cs.PeerCertificates[0]
+// match reports whether leaf has one of the set's values as a DNS, IP,
+// e-mail or URI SAN.
+func (set sanSet) match(leaf *x509.Certificate) bool {
 	for _, n := range leaf.DNSNames {
 		if _, ok := set[n]; ok {
-			return nil
+			return true
 		}
 	}
 	for _, ip := range leaf.IPAddresses {
 		if _, ok := set[ip.String()]; ok {
-			return nil
+			return true
 		}
 	}
 	for _, e := range leaf.EmailAddresses {
 		if _, ok := set[e]; ok {
-			return nil
+			return true
 		}
 	}
 	for _, u := range leaf.URIs {
 		if _, ok := set[u.String()]; ok {
-			return nil
+			return true
 		}
 	}
-	return errSANNotAllowed
+	return false
 }
 
 // handshakeReason classifies the error of a failed server handshake, as
@@ -71,8 +63,14 @@ func handshakeReason(msg string) string {
 	case strings.Contains(msg, errNoClientCert.Error()),
 		strings.Contains(msg, "client didn't provide a certificate"):
 		return handshakeNoClientCert
-	case strings.Contains(msg, errSANNotAllowed.Error()):
-		return handshakeSANNotAllowed
+	case strings.Contains(msg, certRefusalPrefix):
+		if f, ok := parseCertRefusal(msg); ok {
+			switch f[1] {
+			case handshakeUnknownCA, handshakeExpired, handshakeRevoked, handshakeSANNotAllowed:
+				return f[1]
+			}
+		}
+		return handshakeOther
 	case strings.HasPrefix(msg, "remote error: "):
 		// The client refused our certificate or hung up with an alert.
 		return handshakeOther
@@ -125,7 +123,17 @@ func (e *errorLog) Write(p []byte) (int, error) {
 func (g *Guard) handshakeFailed(remote, msg string) {
 	reason := handshakeReason(msg)
 	g.metrics.handshakes.WithLabelValues(reason).Inc()
-	// Debug: a scanner or a flood would otherwise fill the log, and the
-	// counter above is what alerts are built on.
-	g.logger.Debug("TLS handshake failed", "remote", remote, "reason", reason, "err", msg)
+	// The metric is what alerts are built on; the line, rate-limited, says
+	// who was refused and why.
+	var caNames string
+	if strings.Contains(msg, "failed to verify certificate") {
+		if s := g.snap.Load(); s != nil && s.tls != nil && s.tls.material != nil {
+			names := make([]string, 0, len(s.tls.material.ClientCACerts))
+			for _, c := range s.tls.material.ClientCACerts {
+				names = append(names, c.Subject.String())
+			}
+			caNames = "[" + strings.Join(names, "; ") + "]"
+		}
+	}
+	g.refusals.logHandshake(remote, reason, msg, caNames)
 }

@@ -2,7 +2,6 @@ package web
 
 import (
 	"crypto/tls"
-	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -181,9 +180,11 @@ func TestClientAuth(t *testing.T) {
 		clients  []clientCase
 	}{
 		{"NoClientCert", false, cases(ok, ok, ok, ok)},
-		{"RequestClientCert", true, cases(ok, ok, ok, ok)},
-		{"RequireAnyClientCert", true, cases(handshakeNoClientCert, ok, ok, ok)},
-		{"RequireClientCert", true, cases(handshakeNoClientCert, ok, ok, ok)},
+		// With a client CA, webguard verifies under every type that
+		// takes a certificate (crypto/tls alone would not).
+		{"RequestClientCert", true, cases(ok, handshakeUnknownCA, ok, handshakeExpired)},
+		{"RequireAnyClientCert", true, cases(handshakeNoClientCert, handshakeUnknownCA, ok, handshakeExpired)},
+		{"RequireClientCert", true, cases(handshakeNoClientCert, handshakeUnknownCA, ok, handshakeExpired)},
 		{"VerifyClientCertIfGiven", true, cases(ok, handshakeUnknownCA, ok, handshakeExpired)},
 		{"RequireAndVerifyClientCert", true, cases(handshakeNoClientCert, handshakeUnknownCA, ok, handshakeExpired)},
 	} {
@@ -268,57 +269,42 @@ func TestClientAllowedSANs(t *testing.T) {
 		})
 	}
 
-	// The config package refuses client_allowed_sans under a client auth
-	// type that lets clients in without a certificate; should such a
-	// tls.Config ever be served, a client without a certificate is refused
-	// cleanly at the handshake (the reference panics in the handler).
-	t.Run("no certificate under VerifyClientCertIfGiven", func(t *testing.T) {
-		g := newGuard(t, p.dir, p.tlsSection("client_auth_type: RequireAndVerifyClientCert", "client_ca_file: ca.crt", sans), nil)
-		tc := g.snap.Load().tls.config.Clone()
-		tc.ClientAuth = tls.VerifyClientCertIfGiven
-		l, err := tls.Listen("tcp", "127.0.0.1:0", tc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { l.Close() })
-		errc := make(chan error, 1)
-		go func() {
-			c, err := l.Accept()
-			if err != nil {
-				errc <- err
-				return
+	// exporter-toolkit accepts client_allowed_sans under the types that let
+	// clients in without a certificate, and so do we; such a client is
+	// refused cleanly at the handshake (the reference panics in the
+	// handler).
+	for _, authType := range []string{"VerifyClientCertIfGiven", "RequestClientCert"} {
+		t.Run("no certificate under "+authType, func(t *testing.T) {
+			rec, logger := newLogRecorder()
+			g := newGuard(t, p.dir, p.tlsSection("client_auth_type: "+authType, "client_ca_file: ca.crt", sans), logger)
+			url, _ := startServing(t, g)
+			if _, _, err := fetch(t, p.httpClient(nil), url); err == nil {
+				t.Fatal("client without a certificate was admitted")
 			}
-			defer c.Close()
-			errc <- c.(*tls.Conn).Handshake()
-		}()
-		conn, err := tls.Dial("tcp", l.Addr().String(), &tls.Config{RootCAs: p.ca.Pool()})
-		if err == nil {
-			// TLS 1.3: the client learns of the refusal on its first read.
-			_, err = conn.Read(make([]byte, 1))
-			conn.Close()
-		}
-		if err == nil {
-			t.Fatal("client without a certificate was admitted")
-		}
-		if serr := <-errc; !errors.Is(serr, errNoClientCert) {
-			t.Fatalf("server handshake error %v, want %v", serr, errNoClientCert)
-		}
-	})
+			eventuallyCount(t, "no_client_cert failures", handshakeFailures(g, handshakeNoClientCert), 1)
+			if got := rec.matching("INFO client refused", "reason=no_client_cert", errNoClientCert.Error()); len(got) != 1 {
+				t.Errorf("refusal lines %q", got)
+			}
+			mustGet(t, p.httpClient(client("scraper.example")), url, http.StatusOK)
+		})
+	}
 }
 
 func TestHandshakeReason(t *testing.T) {
 	for msg, want := range map[string]string{
 		"tls: client didn't provide a certificate": handshakeNoClientCert,
 		errNoClientCert.Error():                    handshakeNoClientCert,
-		errSANNotAllowed.Error():                   handshakeSANNotAllowed,
-		"tls: failed to verify certificate: x509: certificate signed by unknown authority":                   handshakeUnknownCA,
-		"tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time": handshakeExpired,
-		"tls: failed to verify certificate: x509: certificate specifies an incompatible key usage":           handshakeOther,
-		"tls: client offered only unsupported versions: [302 301]":                                           handshakeProtocol,
-		"tls: no cipher suite supported by both client and server; client offered: [c02b]":                   handshakeProtocol,
-		"tls: first record does not look like a TLS handshake":                                               handshakeProtocol,
-		"client sent an HTTP request to an HTTPS server":                                                     handshakeProtocol,
-		"remote error: tls: unknown certificate authority":                                                   handshakeOther,
+		"web: client certificate refused: reason=san_not_allowed subject=\"CN=x\" serial=01 sans=\"none\" want=\"a SAN\"": handshakeSANNotAllowed,
+		"web: client certificate refused: reason=revoked subject=\"CN=x\" serial=01 sans=\"none\" want=\"\"":              handshakeRevoked,
+		"web: client certificate refused: reason=bogus subject=\"CN=x\"":                                                  handshakeOther,
+		"tls: failed to verify certificate: x509: certificate signed by unknown authority":                                handshakeUnknownCA,
+		"tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time":              handshakeExpired,
+		"tls: failed to verify certificate: x509: certificate specifies an incompatible key usage":                        handshakeOther,
+		"tls: client offered only unsupported versions: [302 301]":                                                        handshakeProtocol,
+		"tls: no cipher suite supported by both client and server; client offered: [c02b]":                                handshakeProtocol,
+		"tls: first record does not look like a TLS handshake":                                                            handshakeProtocol,
+		"client sent an HTTP request to an HTTPS server":                                                                  handshakeProtocol,
+		"remote error: tls: unknown certificate authority":                                                                handshakeOther,
 		"EOF": handshakeOther,
 		"read tcp 127.0.0.1:1->127.0.0.1:2: i/o timeout": handshakeOther,
 	} {

@@ -14,6 +14,7 @@ const (
 	handshakeUnknownCA     = "unknown_ca"
 	handshakeSANNotAllowed = "san_not_allowed"
 	handshakeExpired       = "expired"
+	handshakeRevoked       = "revoked"
 	handshakeProtocol      = "protocol"
 	handshakeOther         = "other"
 )
@@ -49,6 +50,7 @@ type metrics struct {
 	auth       *prometheus.CounterVec
 	limited    prometheus.Counter
 	expiry     *prometheus.Desc
+	crlNext    *prometheus.Desc
 }
 
 func newMetrics(current func() *snapshot) *metrics {
@@ -68,7 +70,7 @@ func newMetrics(current func() *snapshot) *metrics {
 		}, []string{"outcome"}),
 		handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "webguard_tls_handshake_failures_total",
-			Help: "TLS handshakes that failed, by reason: no_client_cert, unknown_ca, san_not_allowed, expired, protocol (version, cipher, not TLS) or other (the peer hung up, timeouts).",
+			Help: "TLS handshakes that failed, by reason: no_client_cert, unknown_ca, san_not_allowed, expired, revoked (listed in client_crl_file), protocol (version, cipher, not TLS) or other (the peer hung up, timeouts).",
 		}, []string{"reason"}),
 		auth: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "webguard_http_auth_failures_total",
@@ -81,13 +83,16 @@ func newMetrics(current func() *snapshot) *metrics {
 		expiry: prometheus.NewDesc("webguard_tls_certificate_expiry_timestamp_seconds",
 			"Unix time at which a certificate in use expires: the serving certificate (kind=server) and each client CA (kind=client_ca), by subject.",
 			[]string{"kind", "subject"}, nil),
+		crlNext: prometheus.NewDesc("webguard_client_crl_next_update_timestamp_seconds",
+			"Unix time by which each client revocation list in use (client_crl_file) should have been replaced, by issuer; a list past it is still used.",
+			[]string{"issuer"}, nil),
 	}
 	// Every label value exists from the start, so that rate() and alerts see
 	// the first failure.
 	for _, o := range []string{reloadSuccess, reloadFailure, reloadHeld} {
 		m.reloads.WithLabelValues(o)
 	}
-	for _, r := range []string{handshakeNoClientCert, handshakeUnknownCA, handshakeSANNotAllowed, handshakeExpired, handshakeProtocol, handshakeOther} {
+	for _, r := range []string{handshakeNoClientCert, handshakeUnknownCA, handshakeSANNotAllowed, handshakeExpired, handshakeRevoked, handshakeProtocol, handshakeOther} {
 		m.handshakes.WithLabelValues(r)
 	}
 	for _, r := range []string{authNoCredentials, authUnknownUser, authWrongPassword, authMalformed, authBusy} {
@@ -105,6 +110,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.auth.Describe(ch)
 	m.limited.Describe(ch)
 	ch <- m.expiry
+	ch <- m.crlNext
 }
 
 // Collect implements prometheus.Collector.
@@ -137,6 +143,21 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	for k, t := range earliest {
 		ch <- prometheus.MustNewConstMetric(m.expiry, prometheus.GaugeValue, float64(t.Unix()), k.kind, k.subject)
+	}
+	// Several lists of one issuer (a file holding an old and a new one):
+	// the latest next update is the one that counts.
+	latest := map[string]time.Time{}
+	for _, crl := range s.tls.material.ClientCRLs {
+		if crl.NextUpdate.IsZero() {
+			continue
+		}
+		k := crl.Issuer.String()
+		if t, ok := latest[k]; !ok || crl.NextUpdate.After(t) {
+			latest[k] = crl.NextUpdate
+		}
+	}
+	for issuer, t := range latest {
+		ch <- prometheus.MustNewConstMetric(m.crlNext, prometheus.GaugeValue, float64(t.Unix()), issuer)
 	}
 }
 

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -793,7 +794,9 @@ func TestDowngradeAxes(t *testing.T) {
 		inEffect      func(e *reloadEnv) bool
 		needsUsers    bool
 		needsSecondCA bool
+		prepare       func(e *reloadEnv) // writes files the tight config names
 	}
+	var revoked *pki.Cert // the client the CRL case revokes
 	tests := []downgradeCase{
 		{
 			axis: "tls_server_config (TLS turned off)", tight: reloadTLS, loose: "",
@@ -837,6 +840,26 @@ func TestDowngradeAxes(t *testing.T) {
 			},
 		},
 		{
+			axis:  "tls_server_config.client_allowed_san_patterns",
+			tight: reloadMTLS + "  client_allowed_sans: [scraper.example]\n",
+			loose: reloadMTLS + "  client_allowed_sans: [scraper.example]\n  client_allowed_san_patterns: ['*.monitoring.example']\n",
+			inEffect: func(e *reloadEnv) bool {
+				return e.status(reloadClient{cert: e.newClientCert(e.ca, "prom-1.monitoring.example")}) == http.StatusOK
+			},
+		},
+		{
+			axis: "tls_server_config.client_crl_file", tight: reloadMTLS + "  client_crl_file: ca.crl\n", loose: reloadMTLS,
+			prepare: func(e *reloadEnv) {
+				revoked = e.newClientCert(e.ca, "scraper.example")
+				crl, err := e.ca.CRL(pki.CRLRequest{Revoked: []*x509.Certificate{revoked.Cert}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				watchWrite(t, filepath.Join(e.dir, "ca.crl"), string(crl.PEM))
+			},
+			inEffect: func(e *reloadEnv) bool { return e.status(reloadClient{cert: revoked}) == http.StatusOK },
+		},
+		{
 			axis: "basic_auth_users", tight: reloadTLS + "basic_auth_users:\n  alice: HASH\n", loose: reloadTLS, needsUsers: true,
 			inEffect: func(e *reloadEnv) bool { return e.status(reloadClient{}) == http.StatusOK },
 		},
@@ -877,6 +900,9 @@ func TestDowngradeAxes(t *testing.T) {
 			e := newReloadEnv(t, strings.ReplaceAll(tc.tight, "HASH", hash))
 			if tc.needsSecondCA {
 				watchWrite(t, filepath.Join(e.dir, "both.crt"), string(e.ca.CertPEM)+string(ca2.CertPEM))
+			}
+			if tc.prepare != nil {
+				tc.prepare(e)
 			}
 			e.serve(reloadWatch)
 			if tc.inEffect(e) {

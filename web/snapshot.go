@@ -103,9 +103,7 @@ func compileTLS(t *config.TLSConfig, m *config.TLSMaterial, http2 bool) (*served
 	for _, c := range t.CurvePreferences {
 		tc.CurvePreferences = append(tc.CurvePreferences, tls.CurveID(c))
 	}
-	if len(t.ClientAllowedSANs) > 0 {
-		tc.VerifyConnection = newSANSet(t.ClientAllowedSANs).verify
-	}
+	tc.VerifyConnection = newClientVerifier(t, m)
 	return &servedTLS{config: tc, section: t, material: m, http2: http2}, nil
 }
 

@@ -48,6 +48,8 @@ func TestDocs(t *testing.T) {
 		{"make-certificates.md", false, []string{"pki/server.crt: OK", "pki/client.crt: OK", "DNS:node1.example.org", "web.yml: OK", "already exists; use --force"}},
 		{"health-probes-without-a-password.md", true, []string{"Prometheus Server is Healthy.", "Prometheus Server is Ready.", "401 //-/healthy", "401 /-/healthy/../api/v1/status/config", "401 /-%2Fhealthy", "200 with the password"}},
 		{"secure-an-exporter-you-cannot-change.md", true, []string{"node_load1 ", "\n401\n", "\n200\n", "SUCCESS", `msg="shutting down"`}},
+		{"allow-clients-by-san-pattern.md", true, []string{`client_allowed_san_patterns[1]: pattern "*.org" would match names directly under a top-level domain`, "prom-1: admitted\nspiffe-prom: admitted\nnested: refused\nspiffe-app: refused\n", "sans=DNS:a.b.monitoring.example.org want="}},
+		{"revoke-a-client-certificate.md", true, []string{"web.yml: OK", "prometheus 200\nlaptop 200\n", "laptop refused, exit status", `msg="client refused"`, "subject=\"CN=laptop"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.page, func(t *testing.T) {
@@ -72,6 +74,10 @@ func TestDocs(t *testing.T) {
 			// they must not outlive the test, so it gets its own group.
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 			cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+			// A session that fails half-way leaves its background processes
+			// holding the output pipe: without a delay, Wait would wait for
+			// them forever and the cleanup below would never run.
+			cmd.WaitDelay = 10 * time.Second
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			err = cmd.Start()

@@ -3,6 +3,7 @@ package pki
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"io"
 	"net"
 	"testing"
@@ -104,5 +105,40 @@ func TestExpiredAndSelfSigned(t *testing.T) {
 	}
 	if _, err := NewCA(Request{RSABits: 1024}); err == nil {
 		t.Fatal("1024-bit RSA accepted")
+	}
+}
+
+func TestCRL(t *testing.T) {
+	ca, err := NewCA(Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked, err := ca.Client(Request{Hosts: []string{"revoked.example"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := time.Now().Add(time.Hour).Truncate(time.Second)
+	crl, err := ca.CRL(CRLRequest{Revoked: []*x509.Certificate{revoked.Cert}, NextUpdate: next, Number: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"DER": crl.DER, "PEM body": func() []byte { b, _ := pem.Decode(crl.PEM); return b.Bytes }()} {
+		l, err := x509.ParseRevocationList(data)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := l.CheckSignatureFrom(ca.Cert); err != nil {
+			t.Errorf("%s: signature: %v", name, err)
+		}
+		if len(l.RevokedCertificateEntries) != 1 || l.RevokedCertificateEntries[0].SerialNumber.Cmp(revoked.Cert.SerialNumber) != 0 {
+			t.Errorf("%s: entries %v", name, l.RevokedCertificateEntries)
+		}
+		if !l.NextUpdate.Equal(next) || l.Number.Int64() != 7 {
+			t.Errorf("%s: next update %v, number %v", name, l.NextUpdate, l.Number)
+		}
+	}
+	leaf, _ := ca.Client(Request{})
+	if _, err := leaf.CRL(CRLRequest{}); err == nil {
+		t.Error("a leaf signed a CRL")
 	}
 }
