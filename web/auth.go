@@ -49,7 +49,6 @@ func (h *guardHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if g.refuseStale(w, r, s) {
 		return
 	}
-	g.boundBody(w, r)
 	if s.users == nil || s.open.has(r) {
 		// No password asked for: the client certificate, if verified, is
 		// the whole authentication.

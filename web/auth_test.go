@@ -104,7 +104,7 @@ func TestHeadersWithoutAuth(t *testing.T) {
 type busyVerifier struct{}
 
 func (busyVerifier) Cached(*bcrypt.Users, string, string) bool { return false }
-func (busyVerifier) Blocked(string) time.Duration               { return 0 }
+func (busyVerifier) Blocked(string) time.Duration              { return 0 }
 func (busyVerifier) VerifyFrom(string, *bcrypt.Users, string, string) error {
 	return bcrypt.ErrBusy
 }

@@ -1,14 +1,12 @@
 package web
 
 import (
-	"cmp"
 	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -36,13 +34,6 @@ type Options struct {
 	// refused with 429 (10 a minute by default). The zero value gives the
 	// defaults documented on bcrypt.VerifierOptions.
 	Verifier bcrypt.VerifierOptions
-	// BodyTimeout bounds how long reading a request body may take, from the
-	// moment the Guard's handler receives the request; a body still
-	// incomplete then fails to read and the connection is closed. Zero means
-	// one minute; a negative value turns the bound off. It does not apply
-	// when the http.Server has a ReadTimeout, and never bounds writing the
-	// response.
-	BodyTimeout time.Duration
 }
 
 // Guard serves HTTP under a web config: TLS and mutual TLS, basic
@@ -64,10 +55,9 @@ type Guard struct {
 	path   string
 	logger *slog.Logger
 
-	snap        atomic.Pointer[snapshot]
-	verifier    verifier
-	metrics     *metrics
-	bodyTimeout time.Duration // see Options.BodyTimeout; 0: no bound
+	snap     atomic.Pointer[snapshot]
+	verifier verifier
+	metrics  *metrics
 
 	// reloadMu makes reloads one at a time; reload holds what the reload
 	// pipeline keeps between reloads (reload.go). Nothing else takes
@@ -119,7 +109,6 @@ func New(opts Options) (*Guard, error) {
 		verifier: bcrypt.NewVerifier(opts.Verifier),
 		refresh:  make(chan struct{}, 1),
 	}
-	g.bodyTimeout = cmp.Or(opts.BodyTimeout, defaultBodyTimeout)
 	if g.logger == nil {
 		g.logger = slog.New(slog.DiscardHandler)
 	}

@@ -23,9 +23,9 @@ import (
 // at zero (ReadHeaderTimeout 10s, ReadTimeout 1m, IdleTimeout 2m unless
 // ReadTimeout was set) and closes connections that send no request within
 // twice ReadHeaderTimeout, wraps server.ConnContext to re-check connections
-// opened under an earlier config, and routes server.ErrorLog through the Guard to count
-// failed handshakes (lines that are not about handshakes still reach the
-// server's own ErrorLog). HTTP/2 is offered when the config has it on and
+// opened under an earlier config, and routes server.ErrorLog through the
+// Guard to count failed handshakes (lines that are not about handshakes
+// still reach the server's own ErrorLog). HTTP/2 is offered when the config has it on and
 // the server can serve it (see http.Server.Protocols and TLSNextProto).
 // Later Serve calls with the same server, concurrent or not, change
 // nothing, so one server can serve several listeners.

@@ -2,8 +2,6 @@ package web
 
 import (
 	"context"
-	"errors"
-	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -21,8 +19,12 @@ const (
 	// defaultIdleTimeout becomes IdleTimeout: longer than the usual scrape
 	// intervals (up to a minute), so a scraper keeps its connection.
 	defaultIdleTimeout = 2 * time.Minute
-	// defaultBodyTimeout is the Options.BodyTimeout used when it is zero.
-	defaultBodyTimeout = time.Minute
+	// defaultReadTimeout becomes ReadTimeout: the time a client has to send
+	// a request, headers and body. net/http lifts the connection's read
+	// deadline once a request's body has been read (HTTP/1.1) and bounds
+	// only the body of a stream (HTTP/2), so it never cuts a long response;
+	// WriteTimeout would, and is left alone.
+	defaultReadTimeout = time.Minute
 )
 
 // applyTimeouts sets the timeouts Serve documents on a server about to be
@@ -31,6 +33,8 @@ const (
 //   - ReadHeaderTimeout, when zero, becomes defaultReadHeaderTimeout;
 //   - IdleTimeout, when it and ReadTimeout are zero (net/http falls back on
 //     ReadTimeout), becomes defaultIdleTimeout;
+//   - ReadTimeout, when zero, becomes defaultReadTimeout, so a request body
+//     that never finishes is given up on;
 //   - a connection that has not sent a request that reaches the Guard's
 //     handler within twice ReadHeaderTimeout of being accepted is closed.
 //     net/http bounds an HTTP/1.1 client's TLS handshake and first request
@@ -45,6 +49,9 @@ func applyTimeouts(server *http.Server) {
 	}
 	if server.IdleTimeout == 0 && server.ReadTimeout == 0 {
 		server.IdleTimeout = defaultIdleTimeout
+	}
+	if server.ReadTimeout == 0 {
+		server.ReadTimeout = defaultReadTimeout
 	}
 	if server.ReadHeaderTimeout < 0 {
 		return
@@ -124,43 +131,4 @@ func requestArrived(r *http.Request) {
 	if p, ok := r.Context().Value(pendingConnKey{}).(*pendingConn); ok && !p.settled.Load() {
 		p.settle()
 	}
-}
-
-// boundBody sets a read deadline for the request's body, Options.BodyTimeout
-// from now, unless the request has no body, the bound is off, or the server
-// has a ReadTimeout of its own (which net/http applies). The deadline is
-// lifted once the body has been read to its end, so it never bears on the
-// rest of the request: net/http watches the connection after the body for
-// the client going away, and a deadline there would cancel the request's
-// context in the middle of a long response (why Serve does not set
-// ReadTimeout). Writing the response is never bounded (a slow scrape must be
-// able to finish; WriteTimeout would cut it).
-func (g *Guard) boundBody(w http.ResponseWriter, r *http.Request) {
-	if g.bodyTimeout <= 0 || r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
-		return
-	}
-	if srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server); ok && srv.ReadTimeout > 0 {
-		return
-	}
-	rc := http.NewResponseController(w)
-	if rc.SetReadDeadline(time.Now().Add(g.bodyTimeout)) != nil {
-		return // a ResponseWriter that cannot; nothing to lift either
-	}
-	r.Body = &boundedBody{ReadCloser: r.Body, rc: rc}
-}
-
-// boundedBody lifts the read deadline boundBody set when the body ends.
-type boundedBody struct {
-	io.ReadCloser
-	rc   *http.ResponseController
-	done bool
-}
-
-func (b *boundedBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if errors.Is(err, io.EOF) && !b.done {
-		b.done = true
-		b.rc.SetReadDeadline(time.Time{})
-	}
-	return n, err
 }
