@@ -90,7 +90,7 @@ func (p *testPKI) httpClient(cert *pki.Cert, mod ...func(*tls.Config)) *http.Cli
 }
 
 // writeFile writes data to name in dir and returns the path.
-func putFile(t *testing.T, dir, name, data string) string {
+func putFile(t testing.TB, dir, name, data string) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
@@ -100,7 +100,7 @@ func putFile(t *testing.T, dir, name, data string) string {
 }
 
 // hash returns a cheap bcrypt hash of password.
-func testHash(t *testing.T, password string) string {
+func testHash(t testing.TB, password string) string {
 	t.Helper()
 	h, err := bcrypt.Hash([]byte(password), bcrypt.MinCost)
 	if err != nil {
