@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -62,6 +63,9 @@ func (p *testPKI) holdOpen(dialing chan struct{}, addr, proto, what string, wait
 	}
 	_, err = io.WriteString(c, what)
 	<-dialing
+	if errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) {
+		return true, nil // closed already: a slow machine took the whole bound to get here
+	}
 	if err != nil {
 		return false, err
 	}
