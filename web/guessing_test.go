@@ -179,7 +179,9 @@ func TestFirstLoginUnderFlood(t *testing.T) {
 			// the flood's before its own: 1 s on a machine that compares in
 			// well under 250 ms, as a quiet one does; a loaded machine gets
 			// room for four comparisons at the speed measured.
-			if limit := max(time.Second, 4*compare); slowest > limit {
+			// Under -race every step is slower and unevenly so: only the
+			// count is checked there.
+			if limit := max(time.Second, 4*compare); slowest > limit && !raceDetector {
 				t.Errorf("slowest first login took %v, want under %v", slowest, limit)
 			}
 		})
@@ -229,12 +231,16 @@ func firstLoginsUnderFlood(t *testing.T, p *testPKI, url string, hash []byte) (o
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	// What one comparison costs on this machine right now, flood included.
-	for range 3 {
-		start := time.Now()
-		xbcrypt.CompareHashAndPassword(hash, []byte("calibration"))
-		compare = max(compare, time.Since(start))
+	// What one comparison costs on this machine, flood included: measured
+	// before and after the logins, as the load of a shared machine moves.
+	calibrate := func() {
+		for range 3 {
+			start := time.Now()
+			xbcrypt.CompareHashAndPassword(hash, []byte("calibration"))
+			compare = max(compare, time.Since(start))
+		}
 	}
+	calibrate()
 	login := p.clientFrom("127.0.0.1", false)
 	for i := range 10 {
 		start := time.Now()
@@ -250,6 +256,7 @@ func firstLoginsUnderFlood(t *testing.T, p *testPKI, url string, hash []byte) (o
 			ok++
 		}
 	}
+	calibrate()
 	stop()
 	wg.Wait()
 	mu.Lock()
