@@ -25,8 +25,9 @@ import (
 // twice ReadHeaderTimeout, wraps server.ConnContext to re-check connections
 // opened under an earlier config, and routes server.ErrorLog through the
 // Guard to count failed handshakes (lines that are not about handshakes
-// still reach the server's own ErrorLog). HTTP/2 is offered when the config has it on and
-// the server can serve it (see http.Server.Protocols and TLSNextProto).
+// still reach the server's own ErrorLog). HTTP/2 is offered when the config
+// has it on and the server can serve it (see http.Server.Protocols and
+// TLSNextProto).
 // Later Serve calls with the same server, concurrent or not, change
 // nothing, so one server can serve several listeners.
 //
