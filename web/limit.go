@@ -25,8 +25,8 @@ import (
 // without bcrypt) takes its token from the authenticated bucket; every
 // other request, including a correct password that is not cached yet and
 // whatever client certificate it presents, takes it from the anonymous one.
-// Without users, a verified client certificate is the authentication and
-// selects the authenticated bucket. A flood therefore never empties a known
+// Without users (and on unauthenticated_paths), a verified client
+// certificate is the authentication and selects the authenticated bucket. A flood therefore never empties a known
 // scraper's bucket; a scraper that logs in for the first time competes with
 // the flood for one token, once. Without users or verified client
 // certificates every request is anonymous, which is the reference's
