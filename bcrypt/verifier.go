@@ -1,6 +1,7 @@
 package bcrypt
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -10,11 +11,13 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	xbcrypt "golang.org/x/crypto/bcrypt"
 )
 
-// Errors returned by Verifier.Verify. They name no user and no password.
+// Errors returned by Verifier.Verify and Verifier.VerifyFrom. They name no
+// user and no password.
 var (
 	// ErrUnknownUser means the user is not in the table. Finding that out
 	// took the same work as a wrong password for the table's costliest user
@@ -27,6 +30,10 @@ var (
 	// were already running or queued; nothing was checked. An HTTP server
 	// answers 429.
 	ErrBusy = errors.New("bcrypt: too many password checks in progress")
+	// ErrTooManyFailures means the client has used up its failures for the
+	// current window (see VerifierOptions.MaxFailures); nothing was checked.
+	// Verifier.Blocked says for how long. An HTTP server answers 429.
+	ErrTooManyFailures = errors.New("bcrypt: too many failed checks from this client")
 )
 
 // Defaults for VerifierOptions fields left at zero.
@@ -35,6 +42,12 @@ const (
 	DefaultSuccessCacheSize = 1024
 	// DefaultFailureCacheSize is the default VerifierOptions.FailureCacheSize.
 	DefaultFailureCacheSize = 4096
+	// DefaultMaxFailures is the default VerifierOptions.MaxFailures.
+	DefaultMaxFailures = 10
+	// DefaultFailureWindow is the default VerifierOptions.FailureWindow.
+	DefaultFailureWindow = time.Minute
+	// DefaultMaxClients is the default VerifierOptions.MaxClients.
+	DefaultMaxClients = 4096
 )
 
 // maxPasswordLen is how much of a password bcrypt reads; the rest never
@@ -51,9 +64,13 @@ type VerifierOptions struct {
 	MaxConcurrent int
 
 	// MaxQueued is how many checks may wait for one of the MaxConcurrent
-	// slots. A check that finds all slots busy and the queue full returns
-	// ErrBusy at once. Zero means 4 × MaxConcurrent; a negative value means
-	// no queue (ErrBusy whenever every slot is busy).
+	// slots. Waiting checks are admitted round-robin across clients (see
+	// VerifyFrom). When the queue is full, a check takes the place of the
+	// newest waiting check of the client with the most checks waiting, if
+	// that client has more waiting than its own client; otherwise it returns
+	// ErrBusy at once, and so does a check pushed out of the queue. Zero
+	// means 4 × MaxConcurrent; a negative value means no queue (ErrBusy
+	// whenever every slot is busy).
 	MaxQueued int
 
 	// SuccessCacheSize bounds the cache of correct (user, hash, password)
@@ -67,6 +84,29 @@ type VerifierOptions struct {
 	// DefaultFailureCacheSize; a negative value disables the cache. When full,
 	// the oldest entry goes.
 	FailureCacheSize int
+
+	// MaxFailures is how many failed checks (wrong password or unknown
+	// user, cached or not) one client may have within FailureWindow. A
+	// client that reaches it gets ErrTooManyFailures from VerifyFrom,
+	// without any bcrypt work, until the window ends; a correct password
+	// that is already cached is still accepted. Checks already in progress
+	// when the limit is reached may add a few failures more. Zero means
+	// DefaultMaxFailures; a negative value turns the limit off. Verify,
+	// which has no client, is never limited.
+	MaxFailures int
+
+	// FailureWindow is how long failures count against a client: the
+	// window opens at the client's first failure and the count starts
+	// afresh after it. A success does not reset the count. Zero means
+	// DefaultFailureWindow.
+	FailureWindow time.Duration
+
+	// MaxClients bounds how many clients' failures are counted one by one.
+	// When as many clients have failures in their current window, every
+	// other client shares one count, so that a guesser spread over more
+	// addresses than the table holds is limited as one client. Zero means
+	// DefaultMaxClients.
+	MaxClients int
 }
 
 // Verifier checks user names and passwords against a Users table. It is meant
@@ -77,21 +117,23 @@ type VerifierOptions struct {
 // in separate bounded caches; a cached success is answered under a read lock
 // that no bcrypt work ever holds. Comparisons that miss the cache are bounded
 // (VerifierOptions.MaxConcurrent running, MaxQueued waiting, ErrBusy beyond),
-// and identical concurrent checks share one comparison.
+// admitted fairly across clients, and identical concurrent checks share one
+// comparison. Failures are counted per client, which is blocked for a while
+// after too many (VerifierOptions.MaxFailures).
 //
 // A Verifier is safe for concurrent use.
 type Verifier struct {
 	successes *verdictCache
 	failures  *verdictCache
-
-	slots    chan struct{} // one token per running comparison
-	admitted atomic.Int64  // comparisons running or waiting for a slot
-	limit    int64         // MaxConcurrent + MaxQueued
+	admission *admission
+	guesses   *failureTable // nil when failures are not limited
 
 	macs sync.Pool // *mac, each an HMAC-SHA256 under the process key
 
 	flights [cacheShards]flightShard // comparisons under way, by key
 	joined  atomic.Int64             // checks waiting on another's comparison
+
+	comparisons atomic.Uint64
 
 	// compare runs one bcrypt comparison. Tests replace it to count, block
 	// or observe comparisons.
@@ -147,9 +189,14 @@ func NewVerifier(opts VerifierOptions) *Verifier {
 	v := &Verifier{
 		successes: newVerdictCache(succ),
 		failures:  newVerdictCache(fail),
-		slots:     make(chan struct{}, conc),
-		limit:     int64(conc + queued),
+		admission: newAdmission(conc, queued),
 		compare:   compareHash,
+	}
+	if opts.MaxFailures >= 0 {
+		v.guesses = newFailureTable(
+			cmp.Or(opts.MaxFailures, DefaultMaxFailures),
+			cmp.Or(opts.FailureWindow, DefaultFailureWindow),
+			cmp.Or(opts.MaxClients, DefaultMaxClients))
 	}
 	for i := range v.flights {
 		v.flights[i].calls = make(map[cacheKey]*call)
@@ -171,7 +218,24 @@ func compareHash(hash string, password []byte) error {
 //
 // As with bcrypt everywhere, only the first 72 bytes of password count.
 // Verify keeps no copy of password after it returns.
+//
+// Verify is VerifyFrom for a client that is not named: its checks share one
+// place in the round-robin and its failures are not counted.
 func (v *Verifier) Verify(u *Users, user, password string) error {
+	return v.VerifyFrom("", u, user, password)
+}
+
+// VerifyFrom is Verify on behalf of client, which names where the check
+// comes from (a web server passes the client's IP address). Checks that must
+// wait for bcrypt are admitted round-robin across clients, so a client
+// sending many checks delays another client's check by at most one
+// comparison of its own. Failures (ErrMismatch, ErrUnknownUser) count
+// against client; once it has VerifierOptions.MaxFailures in the current
+// window, VerifyFrom returns ErrTooManyFailures without checking anything,
+// except that a correct password already in the cache is still accepted.
+// An empty client is Verify: not limited, one shared place in the
+// round-robin.
+func (v *Verifier) VerifyFrom(client string, u *Users, user, password string) error {
 	e, known := u.lookup(user)
 	if e.hash == "" {
 		return ErrUnknownUser
@@ -185,14 +249,29 @@ func (v *Verifier) Verify(u *Users, user, password string) error {
 	if v.successes.contains(&k) && known {
 		return nil
 	}
-	if v.failures.contains(&k) {
+	guesses := v.guesses
+	if client == "" {
+		guesses = nil
+	}
+	if guesses.blocked(client) > 0 {
+		return ErrTooManyFailures
+	}
+	err := v.check(client, &k, e, known, password)
+	if err == ErrMismatch || err == ErrUnknownUser {
+		guesses.fail(client)
+	}
+	return err
+}
+
+// check answers from the failure cache, or joins an identical comparison
+// already under way, or leads one.
+func (v *Verifier) check(client string, k *cacheKey, e *entry, known bool, password string) error {
+	if v.failures.contains(k) {
 		return failure(known)
 	}
-
-	// Join an identical comparison already under way, or lead one.
 	f := &v.flights[k[1]%cacheShards]
 	f.mu.Lock()
-	if c, ok := f.calls[k]; ok {
+	if c, ok := f.calls[*k]; ok {
 		f.mu.Unlock()
 		v.joined.Add(1)
 		<-c.done
@@ -200,31 +279,58 @@ func (v *Verifier) Verify(u *Users, user, password string) error {
 		return c.err // same key, so same user, hash and password
 	}
 	c := &call{done: make(chan struct{}), err: ErrBusy}
-	f.calls[k] = c
+	f.calls[*k] = c
 	f.mu.Unlock()
 	// Deferred so that even a panic in bcrypt cannot strand the checks
 	// waiting on this one (they then get ErrBusy).
 	defer func() {
 		f.mu.Lock()
-		delete(f.calls, k)
+		delete(f.calls, *k)
 		f.mu.Unlock()
 		close(c.done)
 	}()
-	c.err = v.run(&k, e.hash, password, known)
+	c.err = v.run(client, k, e.hash, password, known)
 	return c.err
+}
+
+// Cached reports whether password is user's according to the cache of
+// correct passwords alone: true means Verify would return nil without any
+// bcrypt work. False says nothing about the password. Like Verify, it keeps
+// no copy of password.
+func (v *Verifier) Cached(u *Users, user, password string) bool {
+	e, known := u.lookup(user)
+	if !known {
+		return false
+	}
+	if len(password) > maxPasswordLen {
+		password = password[:maxPasswordLen]
+	}
+	var k cacheKey
+	v.key(&k, user, &e.id, password)
+	return v.successes.contains(&k)
+}
+
+// Blocked returns how long VerifyFrom will keep answering client's checks
+// with ErrTooManyFailures, or 0 when it does not.
+func (v *Verifier) Blocked(client string) time.Duration {
+	if client == "" {
+		return 0
+	}
+	return v.guesses.blocked(client)
+}
+
+// Comparisons returns the number of bcrypt comparisons the Verifier has run.
+func (v *Verifier) Comparisons() uint64 {
+	return v.comparisons.Load()
 }
 
 // run does the bcrypt comparison within the concurrency bounds and caches
 // its verdict.
-func (v *Verifier) run(k *cacheKey, hash, password string, known bool) error {
-	if v.admitted.Add(1) > v.limit {
-		v.admitted.Add(-1)
+func (v *Verifier) run(client string, k *cacheKey, hash, password string, known bool) error {
+	if !v.admission.acquire(client) {
 		return ErrBusy
 	}
-	defer v.admitted.Add(-1)
-	v.slots <- struct{}{}
 	err := v.compareOnce(hash, password)
-
 	if err == nil && known {
 		v.successes.add(k)
 		return nil
@@ -233,10 +339,11 @@ func (v *Verifier) run(k *cacheKey, hash, password string, known bool) error {
 	return failure(known)
 }
 
-// compareOnce runs v.compare holding a slot, on a copy of password that it
-// clears afterwards.
+// compareOnce runs v.compare holding an admitted slot, on a copy of password
+// that it clears afterwards.
 func (v *Verifier) compareOnce(hash, password string) error {
-	defer func() { <-v.slots }()
+	defer v.admission.release()
+	v.comparisons.Add(1)
 	pw := []byte(password)
 	defer clear(pw)
 	return v.compare(hash, pw)

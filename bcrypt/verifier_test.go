@@ -54,6 +54,12 @@ func countCompares(v *Verifier) *counter {
 	return c
 }
 
+// admitted returns how many comparisons are running or waiting for a slot.
+func admitted(v *Verifier) int {
+	running, queued := v.admission.load()
+	return running + queued
+}
+
 // waitFor polls cond for up to ten seconds: the tests use it to reach a
 // state (goroutines parked in the queue), never to measure time.
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -365,7 +371,7 @@ func TestConcurrencyBound(t *testing.T) {
 		go func() { errs <- v.Verify(users, "alice", fmt.Sprint("wrong ", i)) }()
 	}
 	waitFor(t, "every check admitted", func() bool {
-		return v.admitted.Load() == conc+queued && b.inFlight.Load() == conc
+		return admitted(v) == conc+queued && b.inFlight.Load() == conc
 	})
 	// All checks are admitted; the ones beyond conc are parked on a slot.
 	if got := b.maxSeen.Load(); got != conc {
@@ -383,7 +389,7 @@ func TestConcurrencyBound(t *testing.T) {
 	if got := b.calls.Load(); got != conc+queued {
 		t.Errorf("%d comparisons, want %d", got, conc+queued)
 	}
-	if got := v.admitted.Load(); got != 0 {
+	if got := admitted(v); got != 0 {
 		t.Errorf("admitted = %d after all returned", got)
 	}
 }
@@ -400,13 +406,13 @@ func TestBusyWhenQueueFull(t *testing.T) {
 	go func() { _ = v.Verify(users, "alice", "cached wrong") }()
 	waitFor(t, "first comparison", func() bool { return b.inFlight.Load() == 1 })
 	b.release <- struct{}{}
-	waitFor(t, "first comparison done", func() bool { return v.admitted.Load() == 0 })
+	waitFor(t, "first comparison done", func() bool { return admitted(v) == 0 })
 
 	errs := make(chan error, conc+queued)
 	for i := range conc + queued {
 		go func() { errs <- v.Verify(users, "alice", fmt.Sprint("wrong ", i)) }()
 	}
-	waitFor(t, "queue full", func() bool { return v.admitted.Load() == conc+queued })
+	waitFor(t, "queue full", func() bool { return admitted(v) == conc+queued })
 
 	if err := v.Verify(users, "alice", "one too many"); err != ErrBusy {
 		t.Errorf("with the queue full: Verify = %v, want ErrBusy", err)
@@ -595,12 +601,22 @@ func TestVerdictCacheBounded(t *testing.T) {
 func TestVerifierDefaults(t *testing.T) {
 	v := NewVerifier(VerifierOptions{})
 	conc := max(1, runtime.GOMAXPROCS(0)/2)
-	if cap(v.slots) != conc || v.limit != int64(5*conc) {
-		t.Errorf("defaults: %d slots, limit %d; want %d, %d", cap(v.slots), v.limit, conc, 5*conc)
+	if a := v.admission; a.slots != conc || a.maxQueued != 4*conc {
+		t.Errorf("defaults: %d slots, %d queued; want %d, %d", a.slots, a.maxQueued, conc, 4*conc)
 	}
-	v = NewVerifier(VerifierOptions{MaxConcurrent: 2, MaxQueued: -1})
-	if cap(v.slots) != 2 || v.limit != 2 {
-		t.Errorf("no queue: %d slots, limit %d; want 2, 2", cap(v.slots), v.limit)
+	if g := v.guesses; g.max != DefaultMaxFailures || g.window != DefaultFailureWindow || g.size != DefaultMaxClients {
+		t.Errorf("defaults: %d failures per %v, %d clients; want %d per %v, %d",
+			g.max, g.window, g.size, DefaultMaxFailures, DefaultFailureWindow, DefaultMaxClients)
+	}
+	if DefaultMaxFailures != 10 || DefaultFailureWindow != time.Minute {
+		t.Errorf("documented defaults are 10 failures a minute, not %d per %v", DefaultMaxFailures, DefaultFailureWindow)
+	}
+	v = NewVerifier(VerifierOptions{MaxConcurrent: 2, MaxQueued: -1, MaxFailures: -1})
+	if a := v.admission; a.slots != 2 || a.maxQueued != 0 {
+		t.Errorf("no queue: %d slots, %d queued; want 2, 0", a.slots, a.maxQueued)
+	}
+	if v.guesses != nil {
+		t.Error("MaxFailures < 0: failures are still counted")
 	}
 }
 
@@ -620,8 +636,8 @@ func TestPanicInCompareReleasesEverything(t *testing.T) {
 	for i := range v.flights {
 		inFlight += len(v.flights[i].calls)
 	}
-	if v.admitted.Load() != 0 || len(v.slots) != 0 || inFlight != 0 {
-		t.Fatalf("after a panic: admitted %d, slots %d, in flight %d", v.admitted.Load(), len(v.slots), inFlight)
+	if running, queued := v.admission.load(); running != 0 || queued != 0 || inFlight != 0 {
+		t.Fatalf("after a panic: %d running, %d queued, %d in flight", running, queued, inFlight)
 	}
 	v.compare = compareHash
 	if err := v.Verify(users, "alice", "pw"); err != nil {

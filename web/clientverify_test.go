@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/webguard/webguard/bcrypt"
 	"github.com/webguard/webguard/internal/pki"
 )
 
@@ -355,7 +356,9 @@ func TestRefusalLog(t *testing.T) {
 	const password = "right-password"
 	yml := p.tlsSection("client_auth_type: VerifyClientCertIfGiven", "client_ca_file: ca.crt", "client_allowed_sans: [scraper.example]") +
 		"basic_auth_users:\n  alice: " + testHash(t, password) + "\n"
-	g := newGuard(t, p.dir, yml, logger)
+	// The flood below comes from one address: without the failed-login
+	// limit every guess is a refusal of its own reason to log.
+	g := newGuardWith(t, p.dir, yml, Options{Logger: logger, Verifier: bcrypt.VerifierOptions{MaxFailures: -1}})
 	url, _ := startServing(t, g)
 
 	// One of each, each line checked.

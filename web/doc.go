@@ -37,13 +37,18 @@
 //
 // Every response carries the configured security headers. With
 // basic_auth_users, a request without valid credentials gets 401 with a
-// Basic challenge, one with two Authorization headers gets 400, and one that
-// arrives while too many password checks are in progress gets 429 with
-// Retry-After after a 100 ms pause. The rate limit (rate_limit) answers 429
-// with Retry-After; it keeps one token bucket for authenticated clients (a
-// verified client certificate, or accepted credentials) and one for
-// everything else, so a flood of unauthenticated requests cannot spend a
-// scraper's budget.
+// Basic challenge and one with two Authorization headers gets 400. A
+// password that is not in the cache of accepted ones is checked only after
+// the request has taken a rate limit token; checks are shared fairly between
+// client addresses, and an address with too many failed logins (10 a minute
+// by default, see Options.Verifier) gets 429 with Retry-After and no bcrypt
+// work until its window ends, as does a request that arrives while too many
+// checks are queued (both after a 100 ms pause). The rate limit (rate_limit)
+// answers 429 with Retry-After: every request takes a token before
+// authentication, as in exporter-toolkit, but from one of two buckets, so
+// that a flood cannot spend the budget of a scraper whose password is already
+// known (see Guard.Handler). Refused HTTP/1.x requests (400, 401, 429) close
+// their connection.
 //
 // With client_allowed_sans, a client must present a certificate with one of
 // the listed names as a DNS, IP, e-mail or URI subject alternative name; a
@@ -54,7 +59,19 @@
 //
 // --web.listen-address may be repeated; "vsock://:PORT" and
 // "vsock://CID:PORT" listen on VM sockets. --web.systemd-socket serves the
-// sockets systemd passes by socket activation. Serve sets an http.Server's
-// ReadHeaderTimeout to 10 seconds when it is zero, which also bounds TLS
-// handshakes.
+// sockets systemd passes by socket activation.
+//
+// # Slow and idle clients
+//
+// Serve gives an http.Server the timeouts it left at zero, so that a client
+// cannot hold a connection without making progress: ReadHeaderTimeout 10 s
+// (which also bounds TLS handshakes), ReadTimeout 1 min (a request body that
+// never finishes; net/http lifts it once the body is read, so long responses
+// are not cut), and IdleTimeout 2 min unless ReadTimeout was set (net/http
+// then uses ReadTimeout). A connection that has not sent a request within
+// twice ReadHeaderTimeout is closed: net/http bounds an HTTP/1.1 client's
+// handshake and first request, but nothing bounds an HTTP/2 client that
+// sends only the connection preface. WriteTimeout is left alone: a slow
+// scrape must be able to finish. Set any of these on the server to override
+// them; a negative ReadHeaderTimeout turns the first-request bound off.
 package web

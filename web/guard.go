@@ -28,6 +28,12 @@ type Options struct {
 	// Logger receives startup, reload, handshake and authentication events.
 	// Nil discards them.
 	Logger *slog.Logger
+	// Verifier tunes the checking of basic auth passwords: how many bcrypt
+	// comparisons run at once, the caches, and how many failed logins a
+	// client address may have per window before its password checks are
+	// refused with 429 (10 a minute by default). The zero value gives the
+	// defaults documented on bcrypt.VerifierOptions.
+	Verifier bcrypt.VerifierOptions
 }
 
 // Guard serves HTTP under a web config: TLS and mutual TLS, basic
@@ -101,7 +107,7 @@ func New(opts Options) (*Guard, error) {
 	g := &Guard{
 		path:     opts.ConfigFile,
 		logger:   opts.Logger,
-		verifier: bcrypt.NewVerifier(bcrypt.VerifierOptions{}),
+		verifier: bcrypt.NewVerifier(opts.Verifier),
 		refresh:  make(chan struct{}, 1),
 	}
 	if g.logger == nil {
@@ -135,16 +141,29 @@ func (g *Guard) Collector() prometheus.Collector {
 // Handler wraps next (http.DefaultServeMux when nil) with the Guard's
 // request checks, each against the config current at that request: the
 // configured security headers are set on every response (401, 429 and 400
-// included), then basic authentication and the rate limit apply.
+// included), then the rate limit and basic authentication apply.
+//
+// The rate limit takes one token per request, before authentication, as
+// exporter-toolkit does, from one of two buckets of the configured size. A
+// request that passed the configured authentication before any password
+// check takes its token from the authenticated bucket: with
+// basic_auth_users, one whose credentials were accepted before (a cached
+// success, answered without bcrypt); without users, one with a verified
+// client certificate. Every other request, including a correct password not
+// yet in the cache, takes it from the anonymous bucket. So a password guess
+// costs a token before it costs any bcrypt work, and a flood never spends a
+// known scraper's budget. An empty bucket answers 429 with Retry-After.
 //
 // Basic auth answers 401 with a Basic WWW-Authenticate challenge for missing,
-// malformed or wrong credentials, 400 for a request with more than one
-// Authorization header, and 429 with Retry-After, after a 100 ms pause, when
-// too many password checks are in progress. The rate limit answers 429 with
-// Retry-After; it keeps one token bucket for authenticated clients
-// (verified client certificate, or accepted basic auth) and one for all
-// other requests, so a flood of unauthenticated requests does not use up the
-// budget of a legitimate scraper.
+// malformed or wrong credentials and 400 for a request with more than one
+// Authorization header. Failed logins are counted per client address (IPv6:
+// per /64); an address with too many (Options.Verifier.MaxFailures, 10 a
+// minute by default) gets 429 with Retry-After for the rest of its window,
+// without a token taken or any bcrypt work, except for a password already in
+// the cache. Password checks are admitted round-robin across addresses; when
+// too many are queued a request gets 429 with Retry-After. Both 429s come
+// after a 100 ms pause. Every refusal (400, 401, 429) closes an HTTP/1.x
+// connection.
 func (g *Guard) Handler(next http.Handler) http.Handler {
 	if next == nil {
 		next = http.DefaultServeMux

@@ -59,6 +59,9 @@ func newReloadable(t *testing.T, yml string) *reloadable {
 	p := newTestPKI(t)
 	logs, logger := newLogRecorder()
 	g := newGuard(t, p.dir, yml, logger)
+	// Explicit reloads only: the watcher would apply the same writes again,
+	// and the tests count reloads.
+	g.watchOpts = watchOptions{debounce: time.Hour, pollEvery: time.Hour}
 	url, srv := startServing(t, g)
 	return &reloadable{g: g, p: p, url: url, srv: srv, logs: logs}
 }
@@ -121,6 +124,7 @@ func TestExplicitReloadTLS(t *testing.T) {
 	p := newTestPKI(t)
 	logs, logger := newLogRecorder()
 	g := newGuard(t, p.dir, p.tlsSection(), logger)
+	g.watchOpts = watchOptions{debounce: time.Hour, pollEvery: time.Hour} // explicit reloads only, counted
 	url, _ := startServing(t, g)
 	reload := func(yml string) {
 		t.Helper()

@@ -90,7 +90,7 @@ func (p *testPKI) httpClient(cert *pki.Cert, mod ...func(*tls.Config)) *http.Cli
 }
 
 // writeFile writes data to name in dir and returns the path.
-func putFile(t *testing.T, dir, name, data string) string {
+func putFile(t testing.TB, dir, name, data string) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
@@ -100,7 +100,7 @@ func putFile(t *testing.T, dir, name, data string) string {
 }
 
 // hash returns a cheap bcrypt hash of password.
-func testHash(t *testing.T, password string) string {
+func testHash(t testing.TB, password string) string {
 	t.Helper()
 	h, err := bcrypt.Hash([]byte(password), bcrypt.MinCost)
 	if err != nil {
@@ -113,7 +113,15 @@ func testHash(t *testing.T, password string) string {
 // at cleanup.
 func newGuard(t *testing.T, dir, yml string, logger *slog.Logger) *Guard {
 	t.Helper()
-	g, err := New(Options{ConfigFile: putFile(t, dir, "web.yml", yml), Logger: logger})
+	return newGuardWith(t, dir, yml, Options{Logger: logger})
+}
+
+// newGuardWith is newGuard with more options; opts.ConfigFile is set to
+// the web.yml written from yml.
+func newGuardWith(t *testing.T, dir, yml string, opts Options) *Guard {
+	t.Helper()
+	opts.ConfigFile = putFile(t, dir, "web.yml", yml)
+	g, err := New(opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

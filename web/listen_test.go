@@ -234,17 +234,24 @@ func TestSystemdChild(t *testing.T) {
 	on := true
 	none := []string{}
 	srv := &http.Server{}
+	shutdown := make(chan struct{})
 	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Served-By", "systemd child")
 		io.WriteString(w, "ok")
 		if r.URL.Path == "/quit" {
-			go srv.Shutdown(context.Background())
+			go func() {
+				srv.Shutdown(context.Background())
+				close(shutdown)
+			}()
 		}
 	})
 	err := ListenAndServe(srv, &FlagConfig{WebSystemdSocket: &on, WebListenAddresses: &none}, nil)
 	if !errors.Is(err, http.ErrServerClosed) {
 		t.Fatalf("ListenAndServe: %v", err)
 	}
+	// Serve returns as soon as the listener closes; Shutdown returns once
+	// the response to /quit is out.
+	<-shutdown
 	if os.Getenv("LISTEN_FDS") != "" {
 		t.Error("LISTEN_FDS left in the environment")
 	}

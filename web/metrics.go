@@ -27,6 +27,9 @@ const (
 	authWrongPassword = "wrong_password"
 	authMalformed     = "malformed"
 	authBusy          = "busy"
+	// authTooManyFailures: the client failed too often lately (see
+	// bcrypt.VerifierOptions.MaxFailures); answered 429, nothing checked.
+	authTooManyFailures = "too_many_failures"
 )
 
 // Outcomes of a reload, the values of the outcome label of
@@ -74,7 +77,7 @@ func newMetrics(current func() *snapshot) *metrics {
 		}, []string{"reason"}),
 		auth: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "webguard_http_auth_failures_total",
-			Help: "HTTP requests refused by basic authentication, by reason: no_credentials, unknown_user, wrong_password, malformed or busy (too many password checks in progress, answered 429).",
+			Help: "HTTP requests refused by basic authentication, by reason: no_credentials, unknown_user, wrong_password, malformed, busy (too many password checks in progress, answered 429) or too_many_failures (the client failed too often lately, answered 429).",
 		}, []string{"reason"}),
 		limited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "webguard_http_rate_limited_total",

@@ -59,7 +59,7 @@ func TestMetrics(t *testing.T) {
 	p := newTestPKI(t)
 	yml := p.tlsSection("client_auth_type: RequireAndVerifyClientCert", "client_ca_file: ca.crt", "client_allowed_sans: [scraper.example]") +
 		"basic_auth_users:\n  prometheus: " + testHash(t, "pw") + "\n" +
-		"rate_limit:\n  interval: 1h\n  burst: 3\n"
+		"rate_limit:\n  interval: 1h\n  burst: 5\n"
 	g := newGuard(t, p.dir, yml, nil)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(g.Collector())
@@ -85,13 +85,16 @@ func TestMetrics(t *testing.T) {
 		}, 1)
 	}
 
-	// Auth: no credentials, unknown user, wrong password (3 tokens spent),
-	// then the anonymous bucket is empty: 429.
+	// Auth: a first login (cached from then on), no credentials, unknown
+	// user, wrong password, malformed (5 anonymous tokens spent), then the
+	// anonymous bucket is empty: 429.
 	c := p.httpClient(p.client)
+	mustGet(t, c, url, http.StatusOK, basicAuth("prometheus", "pw"))
 	mustGet(t, c, url, http.StatusUnauthorized)
 	mustGet(t, c, url, http.StatusUnauthorized, basicAuth("nobody", "pw"))
 	mustGet(t, c, url, http.StatusUnauthorized, basicAuth("prometheus", "wrong"))
-	mustGet(t, c, url, http.StatusTooManyRequests, withHeader("Authorization", "Bearer x"))
+	mustGet(t, c, url, http.StatusUnauthorized, withHeader("Authorization", "Bearer x"))
+	mustGet(t, c, url, http.StatusTooManyRequests, basicAuth("prometheus", "wrong again"))
 	for reason, want := range map[string]float64{authNoCredentials: 1, authUnknownUser: 1, authWrongPassword: 1, authMalformed: 1, authBusy: 0} {
 		if v, _ := gathered(t, reg, "webguard_http_auth_failures_total", "reason", reason); v != want {
 			t.Errorf("auth failures{reason=%s} = %v, want %v", reason, v, want)

@@ -6,15 +6,9 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/webguard/webguard/config"
 )
-
-// defaultReadHeaderTimeout is the http.Server ReadHeaderTimeout Serve sets
-// when the server has none. It also bounds TLS handshakes, which net/http
-// otherwise lets a silent client hold open forever.
-const defaultReadHeaderTimeout = 10 * time.Second
 
 // Serve serves HTTP on l with server under the Guard's config, until
 // server.Shutdown or server.Close, and then returns http.ErrServerClosed as
@@ -25,12 +19,15 @@ const defaultReadHeaderTimeout = 10 * time.Second
 // On the first Serve of a server it wraps server.Handler with Handler, sets
 // server.TLSConfig to one of the Guard's (keeping the ALPN protocols of the
 // server's own TLSConfig other than h2 and http/1.1, such as acme-tls/1,
-// which are offered after the Guard's), sets ReadHeaderTimeout to 10s when
-// it is zero, wraps server.ConnContext to re-check connections opened under
-// an earlier config, and routes server.ErrorLog through the Guard to count
-// failed handshakes (lines that are not about handshakes still reach the
-// server's own ErrorLog). HTTP/2 is offered when the config has it on and
-// the server can serve it (see http.Server.Protocols and TLSNextProto).
+// which are offered after the Guard's), sets the timeouts the server left
+// at zero (ReadHeaderTimeout 10s, ReadTimeout 1m, IdleTimeout 2m unless
+// ReadTimeout was set) and closes connections that send no request within
+// twice ReadHeaderTimeout, wraps server.ConnContext to re-check connections
+// opened under an earlier config, and routes server.ErrorLog through the
+// Guard to count failed handshakes (lines that are not about handshakes
+// still reach the server's own ErrorLog). HTTP/2 is offered when the config
+// has it on and the server can serve it (see http.Server.Protocols and
+// TLSNextProto).
 // Later Serve calls with the same server, concurrent or not, change
 // nothing, so one server can serve several listeners.
 //
@@ -74,9 +71,7 @@ func (g *Guard) begin(server *http.Server) (*servedServer, error) {
 			server.Handler = g.Handler(server.Handler)
 			server.TLSConfig = served.tlsConfig(g)
 			server.ConnContext = g.connContext(server.ConnContext)
-			if server.ReadHeaderTimeout == 0 {
-				server.ReadHeaderTimeout = defaultReadHeaderTimeout
-			}
+			applyTimeouts(server)
 			server.ErrorLog = newErrorLog(g, server.ErrorLog)
 		}
 	}
