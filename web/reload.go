@@ -92,7 +92,11 @@ func (g *Guard) Update(cfg *config.Config) error {
 	}
 	if !g.inMemory.Swap(true) {
 		// The first config handed to a Guard made without one: its files
-		// are to be watched from now on.
+		// are to be watched from now on. The watcher takes its first look
+		// at them before run reads them, so that a write in between is a
+		// change it reports rather than its starting point.
+		files := cfg.Files()
+		g.watched.Store(&files)
 		g.mu.Lock()
 		if g.serving > 0 && !g.closed {
 			g.startWatching()
