@@ -71,7 +71,7 @@ func (g *Guard) refuseStale(w http.ResponseWriter, r *http.Request, s *snapshot)
 		if s.tls == nil {
 			return false
 		}
-		g.logger.Debug("request refused: the connection no longer qualifies under the current web config", "remote", r.RemoteAddr, "reason", errTLSRequired)
+		g.refusals.logStale(r.RemoteAddr, errTLSRequired)
 	case s.tls == nil || cc.admitted.Load() == s.tls:
 		// TLS switched off applies to new connections; this one keeps
 		// the TLS it has.
@@ -85,7 +85,7 @@ func (g *Guard) refuseStale(w http.ResponseWriter, r *http.Request, s *snapshot)
 			return false
 		}
 		cc.refused.Store(s.tls)
-		g.logger.Debug("request refused: the connection no longer qualifies under the current web config", "remote", r.RemoteAddr, "reason", err)
+		g.refusals.logStale(r.RemoteAddr, err)
 	}
 	if r.ProtoMajor == 1 {
 		w.Header().Set("Connection", "close")

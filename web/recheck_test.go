@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/tls"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -148,6 +149,15 @@ func TestRecheckOnNextRequest(t *testing.T) {
 			}
 			if !stale.closed() {
 				t.Error("the connection stays open after the 421")
+			}
+			refused := 0
+			for _, rec := range e.logs.find(refusalMsg) {
+				if rec.attrs["reason"] == refusedStale && rec.attrs["err"] != "" && rec.level == slog.LevelInfo {
+					refused++
+				}
+			}
+			if refused != 1 {
+				t.Errorf("%d refusal lines with reason=%s, want 1", refused, refusedStale)
 			}
 			if kept != nil {
 				for i := range 2 {

@@ -95,6 +95,17 @@ func (l *refusalLog) logAuth(remote, reason, user string) {
 	l.write(slog.LevelInfo, remote, reason)
 }
 
+// refusedStale is the reason of a request refused because its connection
+// was admitted under a config that has since been tightened (see
+// Guard.refuseStale).
+const refusedStale = "config_tightened"
+
+// logStale logs a request refused with 421 because its connection no
+// longer qualifies under the current config; err says what it lacks.
+func (l *refusalLog) logStale(remote string, err error) {
+	l.write(slog.LevelInfo, remote, refusedStale, "err", err.Error())
+}
+
 // logHandshake logs a failed TLS handshake from net/http's error text msg.
 // A refusal of our own (certRefusal) gives the certificate's subject,
 // serial and SANs and what was wanted; crypto/tls's own verification
