@@ -133,11 +133,10 @@ func (c *cli) parse(cmd *command, args []string) (rest []string, code int, ok bo
 	}
 }
 
-// usageError prints a usage problem and the command's usage on stderr and
-// returns exitUsage.
+// usageError prints a usage problem on stderr, one line and where to read
+// more (the whole usage would bury the line), and returns exitUsage.
 func (c *cli) usageError(cmd *command, format string, args ...any) int {
-	fmt.Fprintf(c.stderr, "webguard %s: %s\n\n", cmd.name, fmt.Sprintf(format, args...))
-	cmd.usage(c.stderr)
+	fmt.Fprintf(c.stderr, "webguard %s: %s\nRun \"webguard %s --help\" for usage.\n", cmd.name, fmt.Sprintf(format, args...), cmd.name)
 	return exitUsage
 }
 

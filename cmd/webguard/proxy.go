@@ -4,55 +4,104 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/promslog"
 
+	"github.com/webguard/webguard/config"
 	"github.com/webguard/webguard/web"
 )
 
 const proxyAbout = `
-Proxy serves an upstream HTTP endpoint, typically an exporter that cannot
-embed webguard, under a web-config file: TLS or mutual TLS, basic auth,
-security headers and the rate limit, as an exporter built with webguard
-would. Bind the upstream to 127.0.0.1 so that it is reachable only through
-the proxy.
+Proxy serves upstream HTTP endpoints, typically exporters that cannot embed
+webguard, under a web-config file: TLS or mutual TLS, basic auth, security
+headers and the rate limit, as an exporter built with webguard would. Bind
+each upstream to 127.0.0.1 or a unix socket so that it is reachable only
+through the proxy.
 
-Requests that pass are forwarded to --upstream with the path and query
-unchanged, without the client's Authorization header, and with
-X-Forwarded-For, X-Forwarded-Host and X-Forwarded-Proto set. The upstream's
-status, headers and body come back as they are. An upstream that cannot be
-reached is answered with 502 Bad Gateway and the reason logged.
+The web-config file must turn on TLS or basic auth: the proxy refuses to
+start on one that does neither (an empty file, say), unless
+--insecure-no-protection is given, and then warns on every start.
 
-The web-config file and the files it names are reloaded when they change;
-SIGHUP reloads them at once, including changes that lower security, which a
-reload on change holds back. SIGINT and SIGTERM stop the proxy gracefully.
+Requests that pass are forwarded with the path and query unchanged, without
+the client's Authorization header and the hop-by-hop headers, and with
+X-Forwarded-For, X-Forwarded-Host, X-Forwarded-Proto and X-Real-Ip set by
+the proxy (the client's own are dropped). Upgrade requests (WebSocket, h2c)
+are forwarded without their Upgrade header unless --upstream.allow-upgrade
+is given. The upstream's status, headers and body come back as they are. An
+upstream that cannot be reached is answered with 502 Bad Gateway and the
+reason logged.
 
-Example:
+--upstream is http://HOST:PORT, https://HOST:PORT or unix:///PATH, without a
+path. Give it several times as NAME=URL to serve several exporters on one
+port: each at /NAME/ (/node/metrics is node's /metrics) and a page listing
+them at /. With one upstream, every path goes to it, and also /NAME/ when it
+is named. https upstreams are verified with --upstream.ca-file (or the
+system roots) and get --upstream.cert-file as client certificate.
+
+The web-config file and the files it names are reloaded when they change,
+and so are the --upstream.* files; SIGHUP reloads them all at once,
+including changes that lower security, which a reload on change holds back.
+SIGINT and SIGTERM stop the proxy gracefully.
+
+Examples:
   webguard proxy --web.listen-address=:9100 --web.config.file=web.yml \
     --upstream=http://127.0.0.1:9101
+  webguard proxy --web.listen-address=:9443 --web.config.file=web.yml \
+    --upstream node=http://127.0.0.1:9100 \
+    --upstream mysqld=unix:///run/mysqld-exporter.sock
 `
 
 // shutdownGrace is how long requests in flight get to finish on SIGTERM.
 const shutdownGrace = 10 * time.Second
 
+// upstreamList is the repeatable --upstream flag.
+type upstreamList []string
+
+func (l *upstreamList) String() string { return strings.Join(*l, " ") }
+
+func (l *upstreamList) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
+// proxyOptions are the proxy's flags once parsed.
+type proxyOptions struct {
+	web                                *web.FlagConfig
+	upstreams                          upstreamList
+	caFile, certFile, keyFile, tlsName string
+	allowUpgrade, insecure             bool
+	telemetryPath                      string
+	logLevel                           *promslog.Level
+	logFormat                          *promslog.Format
+}
+
 func (c *cli) proxy(args []string) int {
-	cmd := newCommand("proxy", "--web.config.file FILE --upstream URL [--web.listen-address ADDR]... [FLAGS]", proxyAbout)
-	flags := web.AddFlags(cmd.flags, ":9100")
-	upstream := cmd.flags.String("upstream", "", "`URL` of the endpoint to forward to, e.g. http://127.0.0.1:9101 (required)")
-	metricsPath := cmd.flags.String("metrics-path", "", "serve webguard's own metrics (reloads, certificate expiry, failed logins) at this `PATH`, behind the same authentication, instead of forwarding it; empty: off")
-	logLevel := cmd.flags.String("log.level", "info", "log `LEVEL`: debug, info, warn or error")
-	logFormat := cmd.flags.String("log.format", "logfmt", "log `FORMAT`: logfmt or json")
+	cmd := newCommand("proxy", "--web.config.file FILE --upstream [NAME=]URL... [--web.listen-address ADDR]... [FLAGS]", proxyAbout)
+	o := proxyOptions{logLevel: promslog.NewLevel(), logFormat: promslog.NewFormat()}
+	_ = o.logFormat.Set("logfmt")
+	o.web = web.AddFlags(cmd.flags, ":9100")
+	cmd.flags.Lookup("web.config.file").Usage = "Web-config `FILE` (web.yml) enabling TLS, mutual TLS, basic auth, headers and rate limiting; it must turn on TLS or basic auth (required)."
+	cmd.flags.Var(&o.upstreams, "upstream", "`URL` to forward to: http://HOST:PORT, https://HOST:PORT or unix:///PATH; repeat as NAME=URL for several upstreams, each served under /NAME/ (required)")
+	cmd.flags.StringVar(&o.caFile, "upstream.ca-file", "", "CA certificates (PEM `FILE`) to verify https upstreams with; default: the system roots")
+	cmd.flags.StringVar(&o.certFile, "upstream.cert-file", "", "client certificate (PEM `FILE`) to present to https upstreams; needs --upstream.key-file")
+	cmd.flags.StringVar(&o.keyFile, "upstream.key-file", "", "private key (PEM `FILE`) of --upstream.cert-file")
+	cmd.flags.StringVar(&o.tlsName, "upstream.server-name", "", "`NAME` the https upstreams' certificates must carry; default: each URL's host")
+	cmd.flags.BoolVar(&o.allowUpgrade, "upstream.allow-upgrade", false, "forward Upgrade requests (WebSocket, h2c); after the switch, bytes pass unchecked for the rest of the connection")
+	cmd.flags.BoolVar(&o.insecure, "insecure-no-protection", false, "start even when the web-config file turns on neither TLS nor basic auth, forwarding plain HTTP to anyone (warned at every start)")
+	cmd.flags.StringVar(&o.telemetryPath, "web.telemetry-path", "", "serve webguard's own metrics (reloads, certificate expiry, failed logins) at this `PATH`, behind the same authentication, instead of forwarding it; empty: off")
+	cmd.flags.Var(o.logLevel, "log.level", "log `LEVEL`: debug, info, warn or error")
+	cmd.flags.Var(o.logFormat, "log.format", "log `FORMAT`: logfmt or json")
+	args, deprecated := renameMetricsPath(args)
 	rest, code, ok := c.parse(cmd, args)
 	if !ok {
 		return code
@@ -60,46 +109,185 @@ func (c *cli) proxy(args []string) int {
 	if len(rest) > 0 {
 		return c.usageError(cmd, "unexpected argument %q", rest[0])
 	}
-	if *flags.WebConfigFile == "" {
-		return c.usageError(cmd, "--web.config.file is required: without one the proxy adds no protection")
+	ups, msg := o.check()
+	if msg != "" {
+		return c.usageError(cmd, "%s", msg)
 	}
-	target, err := parseUpstream(*upstream)
-	if err != nil {
-		return c.usageError(cmd, "--upstream: %v", err)
-	}
-	if *metricsPath != "" && !strings.HasPrefix(*metricsPath, "/") {
-		return c.usageError(cmd, "--metrics-path must start with /, got %q", *metricsPath)
-	}
-	logger, err := newLogger(c.stderr, *logLevel, *logFormat)
-	if err != nil {
-		return c.usageError(cmd, "%v", err)
+	logger := promslog.New(&promslog.Config{Level: o.logLevel, Format: o.logFormat, Writer: c.stderr})
+	if deprecated {
+		logger.Warn("--metrics-path is deprecated; use --web.telemetry-path")
 	}
 	// Catch signals from here on: SIGHUP's default action would kill the
 	// proxy while it loads its config.
 	sigs := notifySignals()
 	defer sigs.stop()
 
-	g, err := web.New(web.Options{ConfigFile: *flags.WebConfigFile, Logger: logger})
-	if err != nil {
-		for _, e := range leaves(err) {
-			fmt.Fprintln(c.stderr, e)
+	var g *web.Guard
+	if *o.web.WebConfigFile != "" {
+		var err error
+		g, err = web.New(web.Options{ConfigFile: *o.web.WebConfigFile, Logger: logger})
+		if err != nil {
+			for _, e := range leaves(err) {
+				fmt.Fprintln(c.stderr, e)
+			}
+			return exitProblem
 		}
-		return exitProblem
+	} else {
+		g, _ = web.New(web.Options{Logger: logger}) // no file: cannot fail
 	}
 	defer g.Close()
+	if protected, err := isProtected(g, *o.web.WebConfigFile); err != nil {
+		return c.fail(cmd, "%v", err)
+	} else if !protected {
+		if !o.insecure {
+			return c.fail(cmd, "%s turns on neither TLS (tls_server_config) nor basic auth (basic_auth_users): the proxy would forward plain HTTP to anyone who can reach it; configure one, or pass --insecure-no-protection", configName(*o.web.WebConfigFile))
+		}
+		logger.Warn("serving without TLS or basic auth: anyone who can reach the proxy gets the upstream (--insecure-no-protection)", "file", *o.web.WebConfigFile)
+	}
 
-	handler := http.Handler(newReverseProxy(target, logger))
-	if *metricsPath != "" {
+	utls, err := o.upstreamTLS(ups, logger)
+	if err != nil {
+		return c.fail(cmd, "%v", err)
+	}
+	bufs := newBufPool()
+	fws := make([]*forwarder, len(ups))
+	for i, up := range ups {
+		fws[i] = &forwarder{up: up, allowUpgrade: o.allowUpgrade, logger: logger, bufs: bufs}
+	}
+	var telemetry http.Handler
+	if o.telemetryPath != "" {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(g.Collector())
-		mux := http.NewServeMux()
-		mux.Handle(*metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		mux.Handle("/", handler)
-		handler = mux
+		telemetry = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	}
-	server := &http.Server{Handler: handler}
-	logger.Info("proxying", "upstream", target.String())
-	return serveUntilSignal(g, server, flags, sigs, logger)
+	rt, err := newRoutes(fws, o.telemetryPath, telemetry)
+	if err != nil {
+		return c.fail(cmd, "%v", err)
+	}
+	defer rt.closeIdle()
+	rt.logUpstreams(logger)
+
+	// The upstream TLS watcher lives as long as the proxy serves.
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	reload := g.Reload
+	if utls != nil {
+		wg.Go(func() { utls.watch(ctx) })
+		reload = func() error {
+			_ = utls.reload(true) // logged; the previous files stay in use
+			return g.Reload()
+		}
+	}
+	server := &http.Server{Handler: rt}
+	return serveUntilSignal(g, server, o.web, sigs, reload, logger)
+}
+
+// check validates the flags that need more than their type, returning the
+// parsed upstreams or a usage problem.
+func (o *proxyOptions) check() ([]*upstream, string) {
+	if *o.web.WebConfigFile == "" && !o.insecure {
+		return nil, "--web.config.file is required: without one the proxy adds no protection (--insecure-no-protection serves plain HTTP to anyone)"
+	}
+	if len(o.upstreams) == 0 {
+		return nil, "--upstream: required, e.g. http://127.0.0.1:9101"
+	}
+	var ups []*upstream
+	names := map[string]bool{}
+	anyTLS := false
+	for _, s := range o.upstreams {
+		up, err := parseUpstream(s)
+		if err != nil {
+			return nil, "--upstream: " + err.Error()
+		}
+		if len(o.upstreams) > 1 && up.name == "" {
+			return nil, fmt.Sprintf("--upstream %s: with several upstreams, give each a name, as NAME=%s (served under /NAME/)", s, s)
+		}
+		if names[up.name] {
+			return nil, fmt.Sprintf("--upstream: the name %q is given twice", up.name)
+		}
+		names[up.name] = true
+		anyTLS = anyTLS || up.isTLS()
+		ups = append(ups, up)
+	}
+	if o.telemetryPath != "" && !strings.HasPrefix(o.telemetryPath, "/") {
+		return nil, fmt.Sprintf("--web.telemetry-path must start with /, got %q", o.telemetryPath)
+	}
+	if (o.certFile == "") != (o.keyFile == "") {
+		return nil, "--upstream.cert-file and --upstream.key-file go together"
+	}
+	if !anyTLS && (o.caFile != "" || o.certFile != "" || o.tlsName != "") {
+		return nil, "--upstream.ca-file, --upstream.cert-file, --upstream.key-file and --upstream.server-name apply to https:// upstreams, and none is given"
+	}
+	return ups, ""
+}
+
+// upstreamTLS compiles the --upstream.* files for the https upstreams and
+// attaches the result to them; nil when there is no https upstream.
+func (o *proxyOptions) upstreamTLS(ups []*upstream, logger *slog.Logger) (*upstreamTLS, error) {
+	var names []string
+	for _, up := range ups {
+		if up.isTLS() {
+			names = append(names, up.serverName())
+		}
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	t, err := newUpstreamTLS(o.caFile, o.certFile, o.keyFile, o.tlsName, names, logger)
+	if err != nil {
+		return nil, fmt.Errorf("upstream TLS: %w", err)
+	}
+	for _, up := range ups {
+		if up.isTLS() {
+			up.tls = t
+		}
+	}
+	return t, nil
+}
+
+// isProtected reports whether the Guard serves TLS or the config file
+// asks for passwords.
+func isProtected(g *web.Guard, file string) (bool, error) {
+	if g.TLSConfig() != nil {
+		return true, nil
+	}
+	if file == "" {
+		return false, nil
+	}
+	cfg, err := config.Load(file)
+	if err != nil {
+		return false, err
+	}
+	return len(cfg.Users) > 0, nil
+}
+
+func configName(file string) string {
+	if file == "" {
+		return "no --web.config.file"
+	}
+	return file
+}
+
+// renameMetricsPath turns the deprecated --metrics-path into
+// --web.telemetry-path, reporting whether it was used.
+func renameMetricsPath(args []string) ([]string, bool) {
+	used := false
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...), used
+		}
+		for _, old := range []string{"--metrics-path", "-metrics-path"} {
+			if a == old || strings.HasPrefix(a, old+"=") {
+				a = "--web.telemetry-path" + strings.TrimPrefix(a, old)
+				used = true
+			}
+		}
+		out = append(out, a)
+	}
+	return out, used
 }
 
 // signals are the channels the proxy's signals arrive on.
@@ -122,14 +310,14 @@ func (s signals) stop() {
 
 // serveUntilSignal serves until SIGINT or SIGTERM (then shuts down
 // gracefully) or until serving fails; SIGHUP reloads the config.
-func serveUntilSignal(g *web.Guard, server *http.Server, flags *web.FlagConfig, sigs signals, logger *slog.Logger) int {
+func serveUntilSignal(g *web.Guard, server *http.Server, flags *web.FlagConfig, sigs signals, reload func() error, logger *slog.Logger) int {
 	done := make(chan error, 1)
 	go func() { done <- g.ListenAndServe(server, flags) }()
 	for {
 		select {
 		case <-sigs.hup:
 			logger.Info("SIGHUP: reloading the web config")
-			_ = g.Reload() // the Guard logs the outcome and keeps the last good config
+			_ = reload() // logs the outcome and keeps the last good config
 		case sig := <-sigs.term:
 			logger.Info("shutting down", "reason", sig.String())
 			ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
@@ -148,72 +336,4 @@ func serveUntilSignal(g *web.Guard, server *http.Server, flags *web.FlagConfig, 
 			return exitProblem
 		}
 	}
-}
-
-// parseUpstream accepts an absolute http or https URL.
-func parseUpstream(s string) (*url.URL, error) {
-	if s == "" {
-		return nil, errors.New("required, e.g. http://127.0.0.1:9101")
-	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("want an http:// or https:// URL with a host, got %q", s)
-	}
-	if u.User != nil {
-		return nil, errors.New("credentials in the URL are not supported")
-	}
-	return u, nil
-}
-
-// newReverseProxy forwards to target. The client's credentials are for the
-// proxy, not the upstream: the Authorization header is removed
-// (Proxy-Authorization, being hop-by-hop, never passes).
-func newReverseProxy(target *url.URL, logger *slog.Logger) *httputil.ReverseProxy {
-	// One upstream, many concurrent scrapes: http.DefaultTransport keeps
-	// only 2 idle connections per host and would re-dial the rest.
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.MaxIdleConnsPerHost = 64
-	return &httputil.ReverseProxy{
-		Transport: transport,
-		Rewrite: func(r *httputil.ProxyRequest) {
-			r.SetURL(target)
-			r.SetXForwarded()
-			r.Out.Header.Del("Authorization")
-		},
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-				// The client went away; nobody is left to answer.
-				logger.Debug("client gone before the upstream answered", "remote", r.RemoteAddr, "err", err)
-				return
-			}
-			logger.Warn("upstream unreachable", "remote", r.RemoteAddr, "err", err)
-			http.Error(w, "502 bad gateway: the upstream did not answer", http.StatusBadGateway)
-		},
-	}
-}
-
-// newLogger makes the slog logger for --log.level and --log.format.
-func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
-	var l slog.Level
-	switch level {
-	case "debug":
-		l = slog.LevelDebug
-	case "info":
-		l = slog.LevelInfo
-	case "warn":
-		l = slog.LevelWarn
-	case "error":
-		l = slog.LevelError
-	default:
-		return nil, fmt.Errorf("--log.level: unknown level %q (want debug, info, warn or error)", level)
-	}
-	opts := &slog.HandlerOptions{Level: l}
-	switch format {
-	case "logfmt":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	}
-	return nil, fmt.Errorf("--log.format: unknown format %q (want logfmt or json)", format)
 }

@@ -160,15 +160,15 @@ func (p *proxyProc) waitLog(t *testing.T, s string) {
 }
 
 // upstream is an exporter stand-in that records the headers it receives.
-type upstream struct {
+type recordingUpstream struct {
 	*httptest.Server
 	mu  sync.Mutex
 	got []http.Header
 	url []string
 }
 
-func newUpstream(t *testing.T) *upstream {
-	u := &upstream{}
+func newUpstream(t *testing.T) *recordingUpstream {
+	u := &recordingUpstream{}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.mu.Lock()
 		u.got = append(u.got, r.Header.Clone())
@@ -186,7 +186,7 @@ func newUpstream(t *testing.T) *upstream {
 	return u
 }
 
-func (u *upstream) last(t *testing.T) (http.Header, string) {
+func (u *recordingUpstream) last(t *testing.T) (http.Header, string) {
 	t.Helper()
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -196,7 +196,7 @@ func (u *upstream) last(t *testing.T) (http.Header, string) {
 	return u.got[len(u.got)-1], u.url[len(u.url)-1]
 }
 
-func (u *upstream) requests() int {
+func (u *recordingUpstream) requests() int {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return len(u.got)
@@ -297,7 +297,7 @@ func TestProxyBasicAuth(t *testing.T) {
 	})
 }
 
-// TestProxyMetricsPath: --metrics-path serves the Guard's own metrics behind
+// TestProxyMetricsPath: --web.telemetry-path serves the Guard's own metrics behind
 // the same authentication, and every other path still goes upstream.
 func TestProxyMetricsPath(t *testing.T) {
 	need(t, "curl")
@@ -305,7 +305,7 @@ func TestProxyMetricsPath(t *testing.T) {
 	tlsPKI(t, dir)
 	writeTestFile(t, filepath.Join(dir, "web.yml"), "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  prometheus: "+hashOf(t, "s3cret", 4)+"\n", 0o600)
 	up := newUpstream(t)
-	p := startProxy(t, dir, "web.yml", up.URL, 1, "--metrics-path", "/webguard/metrics")
+	p := startProxy(t, dir, "web.yml", up.URL, 1, "--web.telemetry-path", "/webguard/metrics")
 	base := "https://" + p.addrs[0]
 	ca := filepath.Join(dir, "ca.crt")
 
@@ -333,7 +333,7 @@ func TestProxyUpstreamDown(t *testing.T) {
 	need(t, "curl")
 	dir := t.TempDir()
 	writeTestFile(t, filepath.Join(dir, "web.yml"), "", 0o600)
-	p := startProxy(t, dir, "web.yml", "http://127.0.0.1:"+freePort(t), 1)
+	p := startProxy(t, dir, "web.yml", "http://127.0.0.1:"+freePort(t), 1, "--insecure-no-protection")
 	code, out, err := curl(t, "http://"+p.addrs[0]+"/metrics")
 	if err != nil || code != http.StatusBadGateway {
 		t.Fatalf("status %d, err %v, want 502\n%s", code, err, out)
@@ -494,8 +494,10 @@ func TestProxySignals(t *testing.T) {
 
 func TestProxyUsage(t *testing.T) {
 	dir := t.TempDir()
-	writeTestFile(t, filepath.Join(dir, "web.yml"), "", 0o600)
+	writeTestFile(t, filepath.Join(dir, "web.yml"), "basic_auth_users:\n  prometheus: "+hashOf(t, "s3cret", 4)+"\n", 0o600)
+	writeTestFile(t, filepath.Join(dir, "empty.yml"), "", 0o600)
 	writeTestFile(t, filepath.Join(dir, "bad.yml"), "tls_server_config:\n  cert_file: nope.crt\n  key_file: nope.key\n", 0o600)
+	up := []string{"--web.config.file", "web.yml", "--upstream", "http://127.0.0.1:9"}
 	tests := []struct {
 		name   string
 		args   []string
@@ -504,16 +506,36 @@ func TestProxyUsage(t *testing.T) {
 	}{
 		{"no config", []string{"--upstream", "http://127.0.0.1:9"}, 2, "--web.config.file is required"},
 		{"no upstream", []string{"--web.config.file", "web.yml"}, 2, "--upstream: required"},
-		{"upstream not a URL", []string{"--web.config.file", "web.yml", "--upstream", "127.0.0.1:9101"}, 2, "want an http:// or https:// URL"},
-		{"bad log level", []string{"--web.config.file", "web.yml", "--upstream", "http://127.0.0.1:9", "--log.level", "loud"}, 2, `unknown level "loud"`},
+		{"upstream not a URL", []string{"--web.config.file", "web.yml", "--upstream", "127.0.0.1:9101"}, 2, "want http://HOST:PORT, https://HOST:PORT or unix:///PATH"},
+		{"upstream with a path", []string{"--web.config.file", "web.yml", "--upstream", "http://127.0.0.1:9101/metrics"}, 2, `has a path (/metrics): the proxy forwards each request's own path, so give the upstream as http://127.0.0.1:9101`},
+		{"upstream with a query", []string{"--web.config.file", "web.yml", "--upstream", "http://127.0.0.1:9101?x=1"}, 2, "a query or fragment is not supported"},
+		{"unix upstream without its path", []string{"--web.config.file", "web.yml", "--upstream", "unix://run/x.sock"}, 2, "want unix:///ABSOLUTE/PATH"},
+		{"several unnamed upstreams", []string{"--web.config.file", "web.yml", "--upstream", "http://127.0.0.1:9", "--upstream", "b=http://127.0.0.1:8"}, 2, "give each a name, as NAME=http://127.0.0.1:9"},
+		{"a name twice", []string{"--web.config.file", "web.yml", "--upstream", "a=http://127.0.0.1:9", "--upstream", "a=http://127.0.0.1:8"}, 2, `the name "a" is given twice`},
+		{"a bad name", []string{"--web.config.file", "web.yml", "--upstream", "a/b=http://127.0.0.1:9"}, 2, `name "a/b"`},
+		{"upstream TLS without https", append(up, "--upstream.ca-file", "ca.crt"), 2, "apply to https:// upstreams, and none is given"},
+		{"cert without key", []string{"--web.config.file", "web.yml", "--upstream", "https://127.0.0.1:9", "--upstream.cert-file", "c.crt"}, 2, "--upstream.cert-file and --upstream.key-file go together"},
+		{"missing upstream CA", []string{"--web.config.file", "web.yml", "--upstream", "https://127.0.0.1:9", "--upstream.ca-file", "nope.crt"}, 1, "upstream TLS: stat nope.crt: no such file"},
+		{"bad telemetry path", append(up, "--web.telemetry-path", "metrics"), 2, "--web.telemetry-path must start with /"},
+		{"bad log level", append(up, "--log.level", "loud"), 2, `invalid value "loud" for flag -log.level`},
+		{"bad log format", append(up, "--log.format", "xml"), 2, `invalid value "xml" for flag -log.format`},
 		{"broken config", []string{"--web.config.file", "bad.yml", "--upstream", "http://127.0.0.1:9"}, 1, "bad.yml:2: tls_server_config.cert_file: cannot read"},
-		{"bad listen address", []string{"--web.config.file", "web.yml", "--upstream", "http://127.0.0.1:9", "--web.listen-address", "256.0.0.1:1"}, 1, "cannot serve"},
+		{"empty config", []string{"--web.config.file", "empty.yml", "--upstream", "http://127.0.0.1:9"}, 1, "empty.yml turns on neither TLS (tls_server_config) nor basic auth (basic_auth_users): the proxy would forward plain HTTP to anyone who can reach it; configure one, or pass --insecure-no-protection"},
+		{"bad listen address", append(up, "--web.listen-address", "256.0.0.1:1"), 1, "cannot serve"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := run(t, dir, "", append([]string{"proxy"}, tt.args...)...)
 			if r.code != tt.code || !strings.Contains(r.stderr, tt.stderr) {
 				t.Errorf("got %s\nwant exit %d, stderr with %q", r, tt.code, tt.stderr)
+			}
+			// A usage error is one line and a pointer to --help, not the
+			// whole help.
+			if tt.code == exitUsage {
+				want := "webguard proxy: "
+				if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); len(lines) != 2 || !strings.HasPrefix(lines[0], want) || lines[1] != `Run "webguard proxy --help" for usage.` {
+					t.Errorf("usage error is not one line and a pointer to --help:\n%s", r.stderr)
+				}
 			}
 		})
 	}
