@@ -49,7 +49,7 @@ func parseUpstream(s string) (*upstream, error) {
 	name, raw := "", s
 	// A name comes before the first '=' when that '=' is ahead of any
 	// "://"; a URL's query may hold '=' too, but a query is refused below.
-	if i := strings.IndexByte(s, '='); i >= 0 && (strings.Index(s, "://") < 0 || i < strings.Index(s, "://")) {
+	if i, j := strings.IndexByte(s, '='), strings.Index(s, "://"); i >= 0 && (j < 0 || i < j) {
 		name, raw = s[:i], s[i+1:]
 		if !upstreamName.MatchString(name) {
 			return nil, fmt.Errorf("name %q: want letters, digits, '.', '_' or '-', starting with a letter or digit", name)
