@@ -11,6 +11,12 @@
 # order; the table shows medians of req/s and of the serving process's CPU
 # per request (for a proxy: the proxy process alone, from /proc/PID/stat).
 #
+# BENCH_PROFILE=DIR writes a CPU profile of each webguard proxy process to
+# DIR/webguard-{tls,mtls}.cpu.pprof (the tls one serves the tls-handshake
+# and keepalive modes): go tool pprof -top DIR/webguard-tls.cpu.pprof
+#
+# BENCH_MODES="keepalive" runs only the modes named.
+#
 # Usage: scripts/bench-proxy.sh    (BENCH_SECONDS=3 BENCH_ROUNDS=3 BENCH_WORKERS=4)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -89,9 +95,13 @@ start upstream "$bin/upstream" --plain "127.0.0.1:$up" --tls "127.0.0.1:$direct_
   --cert "$pki/server.crt" --key "$pki/server.key"
 start upstream-mtls "$bin/upstream" --plain 127.0.0.1:0 --tls "127.0.0.1:$direct_mtls" \
   --cert "$pki/server.crt" --key "$pki/server.key" --client-ca "$pki/ca.crt"
-start webguard-tls "$bin/webguard" proxy --web.config.file "$tmp/tls.yml" \
+profile() { # name: the environment that makes webguard write a CPU profile
+  [ -z "${BENCH_PROFILE:-}" ] || echo "WEBGUARD_PROXY_CPUPROFILE=$BENCH_PROFILE/$1.cpu.pprof"
+}
+mkdir -p "${BENCH_PROFILE:-$tmp}"
+start webguard-tls env $(profile webguard-tls) "$bin/webguard" proxy --web.config.file "$tmp/tls.yml" \
   --web.listen-address "127.0.0.1:$wg_tls" --upstream "http://127.0.0.1:$up" --log.level warn
-start webguard-mtls "$bin/webguard" proxy --web.config.file "$tmp/mtls.yml" \
+start webguard-mtls env $(profile webguard-mtls) "$bin/webguard" proxy --web.config.file "$tmp/mtls.yml" \
   --web.listen-address "127.0.0.1:$wg_mtls" --upstream "http://127.0.0.1:$up" --log.level warn
 start stunnel-tls "$stunnel" "$tmp/stunnel-tls.conf"
 start stunnel-mtls "$stunnel" "$tmp/stunnel-mtls.conf"
@@ -145,7 +155,7 @@ run() {
 }
 
 servers=(direct webguard stunnel)
-modes=(tls-handshake mtls-handshake keepalive)
+read -r -a modes <<<"${BENCH_MODES:-tls-handshake mtls-handshake keepalive}"
 for mode in "${modes[@]}"; do
   # Warm up every server of the mode briefly.
   for s in "${servers[@]}"; do secs=0.3 run "$mode" "$s"; rm -f "$tmp/result-$mode-$s"; done

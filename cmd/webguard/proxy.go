@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -116,6 +117,14 @@ func (c *cli) proxy(args []string) int {
 	logger := promslog.New(&promslog.Config{Level: o.logLevel, Format: o.logFormat, Writer: c.stderr})
 	if deprecated {
 		logger.Warn("--metrics-path is deprecated; use --web.telemetry-path")
+	}
+	if path := os.Getenv("WEBGUARD_PROXY_CPUPROFILE"); path != "" {
+		// For scripts/bench-proxy.sh: a CPU profile of the whole run.
+		stop, err := startCPUProfile(path)
+		if err != nil {
+			return c.fail(cmd, "WEBGUARD_PROXY_CPUPROFILE: %v", err)
+		}
+		defer stop()
 	}
 	// Catch signals from here on: SIGHUP's default action would kill the
 	// proxy while it loads its config.
@@ -336,4 +345,21 @@ func serveUntilSignal(g *web.Guard, server *http.Server, flags *web.FlagConfig, 
 			return exitProblem
 		}
 	}
+}
+
+// startCPUProfile writes a CPU profile to path until the returned function
+// is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

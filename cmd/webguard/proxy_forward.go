@@ -135,20 +135,42 @@ func (f *forwarder) roundTrip(w http.ResponseWriter, r *http.Request, uc *upstre
 	copyResponseHeader(w.Header(), resp.Header)
 	w.WriteHeader(resp.StatusCode)
 	bp := f.bufs.Get().(*[]byte)
-	_, err = io.CopyBuffer(writerOnly{w}, resp.Body, *bp)
+	err = copyBody(w, resp.Body, *bp)
 	f.bufs.Put(bp)
+	resp.Body.Close()
 	if err != nil {
-		resp.Body.Close()
 		return false, fmt.Errorf("%w: %w", errAnswered, err)
 	}
-	resp.Body.Close()
 	keep = !resp.Close && !r.Close
 	return false, nil
 }
 
-// writerOnly hides the ResponseWriter's ReadFrom, so that io.CopyBuffer
-// uses the pooled buffer rather than one of net/http's own.
-type writerOnly struct{ io.Writer }
+// copyBody copies body to w a full buffer at a time: a scrape of a few
+// dozen KiB goes to the client in one Write, so in as few TLS records and
+// system calls as the server's buffering allows, instead of one Write per
+// piece the upstream's socket happened to hold.
+func copyBody(w io.Writer, body io.Reader, buf []byte) error {
+	for {
+		n := 0
+		var rerr error
+		for n < len(buf) && rerr == nil {
+			var m int
+			m, rerr = body.Read(buf[n:])
+			n += m
+		}
+		if n > 0 {
+			if _, err := w.Write(buf[:n]); err != nil {
+				return err
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
 
 // readResponse reads the upstream's answer to r, skipping interim (1xx)
 // responses other than 101.

@@ -188,8 +188,9 @@ func (u *upstream) dial(ctx context.Context) (*upstreamConn, error) {
 	}
 	return &upstreamConn{
 		Conn: conn,
-		br:   bufio.NewReaderSize(conn, 16<<10),
-		bw:   bufio.NewWriterSize(conn, 4<<10),
-		gen:  gen,
+		// Room for a typical scrape's header and body in one read.
+		br:  bufio.NewReaderSize(conn, 32<<10),
+		bw:  bufio.NewWriterSize(conn, 4<<10),
+		gen: gen,
 	}, nil
 }
