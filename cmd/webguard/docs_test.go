@@ -35,21 +35,23 @@ func shellBlocks(page string) string {
 // with the built webguard first on PATH, and checks a few things it prints.
 func TestDocs(t *testing.T) {
 	bash := need(t, "bash")
-	for _, tool := range []string{"curl", "openssl", "htpasswd", "promtool", "prometheus", "prometheus-node-exporter"} {
+	for _, tool := range []string{"curl", "openssl", "htpasswd", "promtool", "prometheus", "prometheus-node-exporter", "systemd-socket-activate"} {
 		need(t, tool)
 	}
 	tests := []struct {
 		page  string
-		ports bool     // the page uses ports 9100 and 9101: use free ones
+		ports bool     // the page uses ports 9100, 9101 and 9090: use free ones
 		want  []string // in the combined output
 	}{
 		{"validate-a-config.md", false, []string{"web.yml: OK", "weak.yml: OK (3 warnings)", "failing because of --strict", "exit status 1", "web.yml SUCCESS\nweak.yml SUCCESS\n", "weak.yml FAILED: warning: weak.yml:4:"}},
 		{"make-a-password-hash.md", false, []string{"$2a$10$", "Password for user prometheus correct.", "$2a$12$", "webguard hash: empty password"}},
 		{"make-certificates.md", false, []string{"pki/server.crt: OK", "pki/client.crt: OK", "DNS:node1.example.org", "web.yml: OK", "already exists; use --force"}},
 		{"health-probes-without-a-password.md", true, []string{"Prometheus Server is Healthy.", "Prometheus Server is Ready.", "401 //-/healthy", "401 /-/healthy/../api/v1/status/config", "401 /-%2Fhealthy", "200 with the password"}},
-		{"secure-an-exporter-you-cannot-change.md", true, []string{"node_load1 ", "\n401\n", "\n200\n", "SUCCESS", `msg="shutting down"`}},
 		{"allow-clients-by-san-pattern.md", true, []string{`client_allowed_san_patterns[1]: pattern "*.org" would match names directly under a top-level domain`, "prom-1: admitted\nspiffe-prom: admitted\nnested: refused\nspiffe-app: refused\n", "sans=DNS:a.b.monitoring.example.org want="}},
 		{"revoke-a-client-certificate.md", true, []string{"web.yml: OK", "prometheus 200\nlaptop 200\n", "laptop refused, exit status", `msg="client refused"`, "subject=\"CN=laptop"}},
+		{"secure-an-exporter-you-cannot-change.md", true, []string{"node_load1 ", "\n401\n", "\n200\n", "SUCCESS", `msg="shutting down"`, "empty.yml turns on neither TLS"}},
+		{"one-port-for-several-exporters.md", true, []string{"web.yml: OK", `href="/node/metrics"`, `href="/app/metrics"`, "\n401\n", "SUCCESS", `job="app"} => 1`, `job="node"} => 1`, "msg=proxying path=/app/ upstream=unix://"}},
+		{"proxy-to-a-tls-or-socket-upstream.md", true, []string{"refused, exit status", "\n200\n", "msg=proxying path=/local/ upstream=unix://", `msg="upstream TLS files reloaded"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.page, func(t *testing.T) {
@@ -62,7 +64,7 @@ func TestDocs(t *testing.T) {
 				t.Fatal("no shell session in the page")
 			}
 			if tt.ports {
-				script = strings.NewReplacer("9100", freePort(t), "9101", freePort(t)).Replace(script)
+				script = strings.NewReplacer("9100", freePort(t), "9101", freePort(t), "9090", freePort(t)).Replace(script)
 			}
 			dir := t.TempDir()
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
