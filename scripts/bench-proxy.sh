@@ -15,7 +15,8 @@
 # DIR/webguard-{tls,mtls}.cpu.pprof (the tls one serves the tls-handshake
 # and keepalive modes): go tool pprof -top DIR/webguard-tls.cpu.pprof
 #
-# BENCH_MODES="keepalive" runs only the modes named.
+# BENCH_MODES="keepalive" runs only the modes named; BENCH_PROXY_ENV="VAR=VALUE
+# ..." adds to the environment of the webguard processes (e.g. GOGC=200).
 #
 # Usage: scripts/bench-proxy.sh    (BENCH_SECONDS=3 BENCH_ROUNDS=3 BENCH_WORKERS=4)
 set -euo pipefail
@@ -95,8 +96,9 @@ start upstream "$bin/upstream" --plain "127.0.0.1:$up" --tls "127.0.0.1:$direct_
   --cert "$pki/server.crt" --key "$pki/server.key"
 start upstream-mtls "$bin/upstream" --plain 127.0.0.1:0 --tls "127.0.0.1:$direct_mtls" \
   --cert "$pki/server.crt" --key "$pki/server.key" --client-ca "$pki/ca.crt"
-profile() { # name: the environment that makes webguard write a CPU profile
+profile() { # name: the environment of a webguard process
   [ -z "${BENCH_PROFILE:-}" ] || echo "WEBGUARD_PROXY_CPUPROFILE=$BENCH_PROFILE/$1.cpu.pprof"
+  echo "${BENCH_PROXY_ENV:-}"
 }
 mkdir -p "${BENCH_PROFILE:-$tmp}"
 start webguard-tls env $(profile webguard-tls) "$bin/webguard" proxy --web.config.file "$tmp/tls.yml" \

@@ -131,12 +131,32 @@ func (f *forwarder) roundTrip(w http.ResponseWriter, r *http.Request, uc *upstre
 		return false, f.switchProtocols(w, resp, uc)
 	}
 	// Content-Length passes as the upstream sent it (http.ReadResponse
-	// removes it from a chunked answer), so a large body is not chunked.
-	copyResponseHeader(w.Header(), resp.Header)
-	w.WriteHeader(resp.StatusCode)
+	// removes it from a chunked answer).
+	hdr := w.Header()
+	copyResponseHeader(hdr, resp.Header)
 	bp := f.bufs.Get().(*[]byte)
-	err = copyBody(w, resp.Body, *bp)
-	f.bufs.Put(bp)
+	defer f.bufs.Put(bp)
+	buf := *bp
+	// Read a buffer's worth before answering: an upstream that fails this
+	// early still gets the client a 502, and a chunked body that ends
+	// within the buffer (what Go exporters send for a page over 2 KiB)
+	// goes out with a Content-Length, in one Write, without the chunk
+	// framing and the separate write of its last chunk.
+	n, rerr := fill(resp.Body, buf)
+	if rerr != nil && rerr != io.EOF {
+		resp.Body.Close()
+		return false, rerr
+	}
+	if rerr == io.EOF && resp.ContentLength < 0 && r.Method != http.MethodHead && bodyAllowed(resp.StatusCode) {
+		hdr["Content-Length"] = []string{strconv.Itoa(n)}
+	}
+	w.WriteHeader(resp.StatusCode)
+	if n > 0 {
+		_, err = w.Write(buf[:n])
+	}
+	if err == nil && rerr == nil {
+		err = copyBody(w, resp.Body, buf)
+	}
 	resp.Body.Close()
 	if err != nil {
 		return false, fmt.Errorf("%w: %w", errAnswered, err)
@@ -145,19 +165,13 @@ func (f *forwarder) roundTrip(w http.ResponseWriter, r *http.Request, uc *upstre
 	return false, nil
 }
 
-// copyBody copies body to w a full buffer at a time: a scrape of a few
-// dozen KiB goes to the client in one Write, so in as few TLS records and
-// system calls as the server's buffering allows, instead of one Write per
-// piece the upstream's socket happened to hold.
+// copyBody copies body to w a full buffer at a time: a large page goes to
+// the client in as few Writes, so TLS records and system calls, as the
+// server's buffering allows, instead of one Write per piece the upstream's
+// socket happened to hold.
 func copyBody(w io.Writer, body io.Reader, buf []byte) error {
 	for {
-		n := 0
-		var rerr error
-		for n < len(buf) && rerr == nil {
-			var m int
-			m, rerr = body.Read(buf[n:])
-			n += m
-		}
+		n, rerr := fill(body, buf)
 		if n > 0 {
 			if _, err := w.Write(buf[:n]); err != nil {
 				return err
@@ -170,6 +184,23 @@ func copyBody(w io.Writer, body io.Reader, buf []byte) error {
 			return rerr
 		}
 	}
+}
+
+// fill reads from r until buf is full (then with a nil error), or the end
+// (io.EOF) or an error comes.
+func fill(r io.Reader, buf []byte) (n int, err error) {
+	for n < len(buf) && err == nil {
+		var m int
+		m, err = r.Read(buf[n:])
+		n += m
+	}
+	return n, err
+}
+
+// bodyAllowed reports whether a response with this status may have a body
+// (RFC 9110 6.4.1), and so a Content-Length.
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
 }
 
 // readResponse reads the upstream's answer to r, skipping interim (1xx)
