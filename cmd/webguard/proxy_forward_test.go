@@ -401,3 +401,54 @@ func (d *discardWriter) Write(p []byte) (int, error) {
 	d.n += int64(len(p))
 	return len(p), nil
 }
+
+// TestProxyResponseFraming: a chunked answer that fits the proxy's buffer
+// goes to the client with a Content-Length; a longer one streams through
+// whole; HEAD and 204 answers carry no body.
+func TestProxyResponseFraming(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/small":
+			io.WriteString(w, strings.Repeat("a", 20<<10)) // over 2 KiB: chunked
+		case "/large":
+			for range 10 {
+				io.WriteString(w, strings.Repeat("b", 10<<10))
+				http.NewResponseController(w).Flush()
+			}
+		case "/empty":
+			w.WriteHeader(http.StatusNoContent)
+		}
+	}))
+	t.Cleanup(up.Close)
+	p, dir := protectedProxy(t, up.URL)
+	rc := dialRaw(t, p.addrs[0], caPool(t, dir))
+	auth := "\nHost: localhost\nAuthorization: " + basic("prometheus", "s3cret")
+
+	resp, body := rc.roundTrip(t, "GET /small HTTP/1.1"+auth)
+	if resp.ContentLength != 20<<10 || len(body) != 20<<10 {
+		t.Errorf("/small: Content-Length %d, %d bytes, chunked %v", resp.ContentLength, len(body), resp.TransferEncoding)
+	}
+	resp, body = rc.roundTrip(t, "GET /large HTTP/1.1"+auth)
+	if resp.StatusCode != 200 || body != strings.Repeat("b", 100<<10) {
+		t.Errorf("/large: %s, %d bytes", resp.Status, len(body))
+	}
+	resp, body = rc.roundTrip(t, "GET /empty HTTP/1.1"+auth)
+	if resp.StatusCode != 204 || body != "" || resp.Header.Get("Content-Length") != "" {
+		t.Errorf("/empty: %s %v %q", resp.Status, resp.Header, body)
+	}
+	// HEAD: http.ReadResponse would wait for a body that never comes if
+	// the proxy sent one.
+	if _, err := io.WriteString(rc.conn, strings.ReplaceAll("HEAD /small HTTP/1.1"+auth, "\n", "\r\n")+"\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodHead, "/small", nil)
+	resp, err := http.ReadResponse(rc.br, req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("HEAD: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	resp, body = rc.roundTrip(t, "GET /small HTTP/1.1"+auth)
+	if len(body) != 20<<10 {
+		t.Errorf("after HEAD: %s, %d bytes", resp.Status, len(body))
+	}
+}
