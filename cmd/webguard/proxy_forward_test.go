@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -450,5 +451,43 @@ func TestProxyResponseFraming(t *testing.T) {
 	resp, body = rc.roundTrip(t, "GET /small HTTP/1.1"+auth)
 	if len(body) != 20<<10 {
 		t.Errorf("after HEAD: %s, %d bytes", resp.Status, len(body))
+	}
+}
+
+// TestProxyHTTP2: HTTP/2 clients, with concurrent streams on one
+// connection, are forwarded over the idle upstream connections too.
+func TestProxyHTTP2(t *testing.T) {
+	up := newUpstream(t)
+	p, dir := protectedProxy(t, up.URL)
+	client := &http.Client{
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: caPool(t, dir)}, ForceAttemptHTTP2: true},
+		Timeout:   20 * time.Second,
+	}
+	t.Cleanup(client.CloseIdleConnections)
+	var wg sync.WaitGroup
+	errs := make(chan string, 20)
+	for i := range 20 {
+		wg.Go(func() {
+			req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("https://%s/metrics?i=%d", p.addrs[0], i), nil)
+			req.SetBasicAuth("prometheus", "s3cret")
+			resp, err := client.Do(req)
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 || resp.ProtoMajor != 2 || string(b) != "node_load1 0.5\n" {
+				errs <- fmt.Sprintf("%s %s %q", resp.Proto, resp.Status, b)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if n := up.requests(); n != 20 {
+		t.Errorf("the upstream saw %d requests, want 20", n)
 	}
 }
