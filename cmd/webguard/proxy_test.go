@@ -540,3 +540,20 @@ func TestProxyUsage(t *testing.T) {
 		})
 	}
 }
+
+// TestProxyMetricsPathAlias: --metrics-path, the flag's former name, still
+// works, with a warning, and is not in --help.
+func TestProxyMetricsPathAlias(t *testing.T) {
+	up := newUpstream(t)
+	p, dir := protectedProxy(t, up.URL, "--metrics-path=/webguard/metrics")
+	p.waitLog(t, `msg="--metrics-path is deprecated; use --web.telemetry-path"`)
+	if code, _, body := get(t, dir, "https://"+p.addrs[0]+"/webguard/metrics"); code != 200 || !strings.Contains(body, "webguard_config_last_reload_successful 1") {
+		t.Errorf("%d\n%s", code, body)
+	}
+	if up.requests() != 0 {
+		t.Error("the metrics path was forwarded upstream")
+	}
+	if r := run(t, "", "", "proxy", "--help"); strings.Contains(r.stdout, "metrics-path") || !strings.Contains(r.stdout, "--web.telemetry-path PATH") {
+		t.Errorf("--help:\n%s", r.stdout)
+	}
+}
