@@ -154,13 +154,15 @@ run() {
   fi
   awk -v r="$rps" -v t=$((after - before)) -v hz="$hz" -v n="$n" \
     'BEGIN {printf "%s %.1f\n", r, t / hz * 1e6 / n}' >>"$tmp/result-$mode-$server"
+  # Each measurement on stderr, for the record (and to see the noise).
+  [ -n "${warm:-}" ] || echo "bench-proxy: $mode $server $(tail -n 1 "$tmp/result-$mode-$server") load $(cut -d' ' -f1 /proc/loadavg)" >&2
 }
 
 servers=(direct webguard stunnel)
 read -r -a modes <<<"${BENCH_MODES:-tls-handshake mtls-handshake keepalive}"
 for mode in "${modes[@]}"; do
   # Warm up every server of the mode briefly.
-  for s in "${servers[@]}"; do secs=0.3 run "$mode" "$s"; rm -f "$tmp/result-$mode-$s"; done
+  for s in "${servers[@]}"; do warm=1 secs=0.3 run "$mode" "$s"; rm -f "$tmp/result-$mode-$s"; done
   for r in $(seq "$rounds"); do
     for i in 0 1 2; do
       run "$mode" "${servers[$(((i + r) % 3))]}"
