@@ -553,7 +553,9 @@ func TestProxyMetricsPathAlias(t *testing.T) {
 	if up.requests() != 0 {
 		t.Error("the metrics path was forwarded upstream")
 	}
-	if r := run(t, "", "", "proxy", "--help"); strings.Contains(r.stdout, "metrics-path") || !strings.Contains(r.stdout, "--web.telemetry-path PATH") {
+	// --help, which also no longer says an empty config serves plain HTTP.
+	if r := run(t, "", "", "proxy", "--help"); strings.Contains(r.stdout, "metrics-path") || !strings.Contains(r.stdout, "--web.telemetry-path PATH") ||
+		strings.Contains(r.stdout, "empty serves plain HTTP") || !strings.Contains(r.stdout, "it must turn on TLS or basic auth (required)") {
 		t.Errorf("--help:\n%s", r.stdout)
 	}
 }
