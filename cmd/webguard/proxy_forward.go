@@ -130,10 +130,6 @@ func (f *forwarder) roundTrip(w http.ResponseWriter, r *http.Request, uc *upstre
 		}
 		return false, f.switchProtocols(w, resp, uc)
 	}
-	// Content-Length passes as the upstream sent it (http.ReadResponse
-	// removes it from a chunked answer).
-	hdr := w.Header()
-	copyResponseHeader(hdr, resp.Header)
 	bp := f.bufs.Get().(*[]byte)
 	defer f.bufs.Put(bp)
 	buf := *bp
@@ -147,6 +143,10 @@ func (f *forwarder) roundTrip(w http.ResponseWriter, r *http.Request, uc *upstre
 		resp.Body.Close()
 		return false, rerr
 	}
+	// Content-Length passes as the upstream sent it (http.ReadResponse
+	// removes it from a chunked answer).
+	hdr := w.Header()
+	copyResponseHeader(hdr, resp.Header)
 	if rerr == io.EOF && resp.ContentLength < 0 && r.Method != http.MethodHead && bodyAllowed(resp.StatusCode) {
 		hdr["Content-Length"] = []string{strconv.Itoa(n)}
 	}
@@ -161,7 +161,8 @@ func (f *forwarder) roundTrip(w http.ResponseWriter, r *http.Request, uc *upstre
 	if err != nil {
 		return false, fmt.Errorf("%w: %w", errAnswered, err)
 	}
-	keep = !resp.Close && !r.Close
+	// The client closing its connection says nothing about the upstream one.
+	keep = !resp.Close
 	return false, nil
 }
 

@@ -491,3 +491,33 @@ func TestProxyHTTP2(t *testing.T) {
 		t.Errorf("the upstream saw %d requests, want 20", n)
 	}
 }
+
+// TestProxyUpstreamCutsOff: an upstream that dies within the first
+// buffer's worth of its body gets the client a clean 502, without the
+// upstream's headers.
+func TestProxyUpstreamCutsOff(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			http.ReadRequest(bufio.NewReader(c))
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nContent-Encoding: gzip\r\nX-Exporter: node\r\n\r\nshort")
+			c.Close()
+		}
+	}()
+	p, dir := protectedProxy(t, "http://"+l.Addr().String())
+	rc := dialRaw(t, p.addrs[0], caPool(t, dir))
+	resp, body := rc.roundTrip(t, "GET /metrics HTTP/1.1\nHost: localhost\nAuthorization: "+basic("prometheus", "s3cret"))
+	if resp.StatusCode != http.StatusBadGateway || resp.Header.Get("Content-Encoding") != "" || resp.Header.Get("X-Exporter") != "" {
+		t.Errorf("%s %v %q", resp.Status, resp.Header, body)
+	}
+	p.waitLog(t, "unexpected EOF")
+}
