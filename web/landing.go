@@ -34,7 +34,10 @@ type LandingConfig struct {
 	ExtraCSS string
 	// Version is shown under the links, e.g. "(version=1.2.3, branch=...)".
 	Version string
-	// Profiling, when not empty, adds a link to debug/pprof.
+	// Profiling decides whether the page links to the Go runtime's heap
+	// and 60-second CPU profiles under debug/pprof: it does when Profiling
+	// is "" or "true", as in exporter-toolkit, and not for any other value
+	// ("false"). The program still has to serve net/http/pprof there.
 	Profiling string
 }
 
@@ -44,7 +47,10 @@ type LandingForm struct {
 	Action string
 	// Inputs are the form's fields, in order.
 	Inputs []LandingFormInput
-	// Width is the width of the inputs in em; 0 leaves it to the browser.
+	// Width is set by NewLandingPage, as exporter-toolkit does: the width
+	// in em of the input labels in the built-in style sheet, half an em
+	// per character of the longest label plus half an em. A value given
+	// here is replaced.
 	Width float64
 }
 
@@ -88,8 +94,15 @@ func NewLandingPage(c LandingConfig) (*LandingPageHandler, error) {
 	if c.HeaderColor == "" {
 		c.HeaderColor = "#e6522c"
 	}
+	longest := 0
+	for _, in := range c.Form.Inputs {
+		longest = max(longest, len(in.Label))
+	}
+	c.Form.Width = float64(longest+1) / 2
+	labelWidth := ""
 	if c.CSS == "" {
 		c.CSS = defaultLandingCSS
+		labelWidth = fmt.Sprintf("%gem", c.Form.Width)
 	}
 	var links []landingLink
 	for _, l := range c.Links {
@@ -102,10 +115,9 @@ func NewLandingPage(c LandingConfig) (*LandingPageHandler, error) {
 		FormAction:    resolve(prefix, c.Form.Action),
 		Style:         template.CSS(c.CSS + "\n" + c.ExtraCSS),
 		Extra:         template.HTML(c.ExtraHTML),
-		Pprof:         prefix + "debug/pprof",
-	}
-	if c.Form.Width > 0 {
-		data.InputWidth = fmt.Sprintf("%gem", c.Form.Width)
+		Pprof:         prefix + "debug/pprof/",
+		Profiling:     c.Profiling == "" || c.Profiling == "true",
+		LabelWidth:    labelWidth,
 	}
 	var b bytes.Buffer
 	if err := landingTemplate.Execute(&b, data); err != nil {
@@ -146,7 +158,8 @@ type landingData struct {
 	Prefix     string
 	Links      []landingLink
 	FormAction string
-	InputWidth string
+	LabelWidth string
+	Profiling  bool // shadows LandingConfig.Profiling
 	Style      template.CSS
 	Extra      template.HTML
 	Pprof      string
@@ -171,8 +184,8 @@ var landingTemplate = template.Must(template.New("landing").Parse(`<!DOCTYPE htm
 <style>
 {{.Style}}
 header { background: {{.HeaderColor}}; }
-{{- if .InputWidth}}
-form input { width: {{.InputWidth}}; }
+{{- if .LabelWidth}}
+form label { width: {{.LabelWidth}}; }
 {{- end}}
 </style>
 </head>
@@ -196,7 +209,8 @@ form input { width: {{.InputWidth}}; }
 <li><a href="{{.Href}}">{{.Text}}</a>{{if .Description}} {{.Description}}{{end}}</li>
 {{- end}}
 {{- if .Profiling}}
-<li><a href="{{.Pprof}}">Profiling</a></li>
+<li><a href="{{.Pprof}}heap">Heap profile</a> (memory)</li>
+<li><a href="{{.Pprof}}profile?seconds=60">CPU profile</a> (60 seconds)</li>
 {{- end}}
 </ul>
 {{- end}}

@@ -51,8 +51,9 @@ func TestLandingPage(t *testing.T) {
 		`href="/exporter/x%22%20onclick=%22alert%281%29"`,
 		`action="/exporter/probe"`,
 		`value="&#34;&gt;&lt;b&gt;"`,
-		`width: 20em`,
-		`<a href="/exporter/debug/pprof">Profiling</a>`,
+		`form label { width: 3.5em; }`, // (len("Target")+1)/2, the caller's 20 replaced
+		`<a href="/exporter/debug/pprof/heap">Heap profile</a>`,
+		`<a href="/exporter/debug/pprof/profile?seconds=60">CPU profile</a>`,
 		`<p class="extra">trusted</p>`,
 		`.extra { color: blue; }`,
 		"(version=1.2.3)",
@@ -91,4 +92,30 @@ func TestLandingPageDefaults(t *testing.T) {
 		}
 	}
 	mustGet(t, http.DefaultClient, base+"/metrics", http.StatusNotFound)
+}
+
+// Profiling links show as in exporter-toolkit: for "" and "true" only.
+func TestLandingPageProfiling(t *testing.T) {
+	for _, tc := range []struct {
+		profiling string
+		links     bool
+	}{
+		{"", true},
+		{"true", true},
+		{"false", false},
+		{"no", false},
+	} {
+		h, err := NewLandingPage(LandingConfig{Name: "Exporter", Profiling: tc.profiling})
+		if err != nil {
+			t.Fatal(err)
+		}
+		base, _ := serveHandler(t, newGuard(t, t.TempDir(), "", nil), h)
+		_, page, err := fetch(t, http.DefaultClient, base+"/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(page, `href="/debug/pprof/heap"`); got != tc.links {
+			t.Errorf("Profiling %q: heap profile link shown %v, want %v", tc.profiling, got, tc.links)
+		}
+	}
 }

@@ -28,7 +28,7 @@ func listen(flags *FlagConfig, fallback string) ([]net.Listener, error) {
 	}
 	if len(addrs) == 0 {
 		if fallback == "" {
-			return nil, errors.New("web: no listen address: set --web.listen-address or http.Server.Addr")
+			return nil, fmt.Errorf("%w: set --web.listen-address or http.Server.Addr", ErrNoListeners)
 		}
 		addrs = []string{fallback}
 	}

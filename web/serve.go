@@ -103,7 +103,7 @@ func (g *Guard) end(server *http.Server) {
 // http.ErrServerClosed, else http.ErrServerClosed.
 func (g *Guard) ServeMultiple(ls []net.Listener, server *http.Server) error {
 	if len(ls) == 0 {
-		return errors.New("web: no listeners to serve")
+		return ErrNoListeners
 	}
 	errs := make([]error, len(ls))
 	var wg sync.WaitGroup
@@ -175,8 +175,11 @@ func ServeMultiple(ls []net.Listener, server *http.Server, flags *FlagConfig, lo
 }
 
 func newFromFlags(flags *FlagConfig, logger *slog.Logger) (*Guard, error) {
+	if flags == nil {
+		return nil, ErrMissingFlag
+	}
 	opts := Options{Logger: logger}
-	if flags != nil && flags.WebConfigFile != nil {
+	if flags.WebConfigFile != nil {
 		opts.ConfigFile = *flags.WebConfigFile
 	}
 	return New(opts)
