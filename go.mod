@@ -16,6 +16,7 @@ require (
 	golang.org/x/crypto v0.55.0
 	golang.org/x/term v0.45.0
 	golang.org/x/time v0.15.0
+	gopkg.in/yaml.v2 v2.4.0
 )
 
 require (

@@ -45,19 +45,20 @@ type Config struct {
 // gopkg.in/yaml.v2 alike (UnmarshalStrict included); relative paths stay as
 // written until SetDirectory. ConfigToTLSConfig checks it.
 type TLSConfig struct {
-	// TLSCert and TLSKey are the server certificate and key as inline PEM;
-	// TLSCertPath and TLSKeyPath name PEM files. One of each pair is needed.
-	TLSCert     string           `yaml:"cert"`
-	TLSKey      commoncfg.Secret `yaml:"key"`
-	TLSCertPath string           `yaml:"cert_file"`
-	TLSKeyPath  string           `yaml:"key_file"`
+	// TLSCert and TLSKey are the server certificate (with any
+	// intermediates after it) and key as inline PEM; TLSCertPath and
+	// TLSKeyPath name PEM files instead. One of each pair is needed.
 	// ClientCAsText (inline PEM) or ClientCAs (a file) are the CAs client
 	// certificates are verified against.
-	ClientCAsText string `yaml:"client_ca"`
-	ClientCAs     string `yaml:"client_ca_file"`
+	TLSCert       string           `yaml:"cert"`
+	TLSKey        commoncfg.Secret `yaml:"key"`
+	ClientCAsText string           `yaml:"client_ca"`
+	TLSCertPath   string           `yaml:"cert_file"`
+	TLSKeyPath    string           `yaml:"key_file"`
 	// ClientAuth is the client certificate policy by name, e.g.
 	// "RequireAndVerifyClientCert"; "" is NoClientCert.
 	ClientAuth string `yaml:"client_auth_type"`
+	ClientCAs  string `yaml:"client_ca_file"`
 	// CipherSuites and CurvePreferences restrict what is negotiated; empty
 	// means Go's defaults.
 	CipherSuites     []Cipher `yaml:"cipher_suites"`
@@ -71,7 +72,7 @@ type TLSConfig struct {
 	PreferServerCipherSuites bool `yaml:"prefer_server_cipher_suites"`
 	// ClientAllowedSans, when not empty, admits only clients whose
 	// certificate has one of these values as a DNS, IP, e-mail or URI
-	// subject alternative name.
+	// subject alternative name; a client without a certificate is refused.
 	ClientAllowedSans []string `yaml:"client_allowed_sans"`
 }
 
