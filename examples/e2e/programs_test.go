@@ -65,7 +65,7 @@ basic_auth_users:
 	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	p.waitLine(t, regexp.MustCompile(`msg="config reloaded"`))
+	p.waitLine(t, regexp.MustCompile(`msg="web config reloaded"`))
 	if status, _, err := get(c, base+"/metrics", "prometheus", "first"); err != nil || status != 401 {
 		t.Errorf("old password after reload: status %d, err %v; want 401", status, err)
 	}

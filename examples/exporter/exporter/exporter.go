@@ -47,17 +47,8 @@ func New(opts Options) (*Exporter, error) {
 	// A registry of our own rather than the global one: nothing a library
 	// registers behind our back ends up on /metrics.
 	reg := prometheus.NewRegistry()
-	scrapes := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "exporter_scrapes_total",
-		Help: "Scrapes of /metrics served, by the common name of the verified client certificate (\"\" without one).",
-	}, []string{"client"})
-	reg.MustRegister(
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		collectors.NewGoCollector(),
-		collectors.NewBuildInfoCollector(),
-		scrapes,
-		guard.Collector(), // webguard_*: reloads, certificate expiry, handshake and auth failures
-	)
+	reg.MustRegister(guard.Collector()) // webguard_*: reloads, certificate expiry, handshake and auth failures
+	metrics := MetricsHandler(reg, true)
 
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        "Example exporter",
@@ -70,15 +61,9 @@ func New(opts Options) (*Exporter, error) {
 		return nil, err
 	}
 
-	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 	mux := http.NewServeMux()
 	mux.Handle("/{$}", landing)
-	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
-		// Counting before gathering makes this scrape show up in its own
-		// result, which is what a reader of the counter expects.
-		scrapes.WithLabelValues(clientName(r)).Inc()
-		metrics.ServeHTTP(w, r)
-	})
+	mux.Handle("/metrics", metrics)
 
 	return &Exporter{
 		guard: guard,
@@ -90,6 +75,33 @@ func New(opts Options) (*Exporter, error) {
 		},
 		registry: reg,
 	}, nil
+}
+
+// MetricsHandler registers the exporter's metrics with reg and returns the
+// handler that serves reg: exporter_scrapes_total{client}, counted by the
+// handler, and, when processMetrics is true, the process and Go runtime
+// collectors and go_build_info. The program in examples/exporter hands it
+// to package bootstrap; New serves it itself.
+func MetricsHandler(reg *prometheus.Registry, processMetrics bool) http.Handler {
+	scrapes := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "exporter_scrapes_total",
+		Help: "Scrapes of /metrics served, by the common name of the verified client certificate (\"\" without one).",
+	}, []string{"client"})
+	reg.MustRegister(scrapes)
+	if processMetrics {
+		reg.MustRegister(
+			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+			collectors.NewGoCollector(),
+			collectors.NewBuildInfoCollector(),
+		)
+	}
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Counting before gathering makes this scrape show up in its own
+		// result, which is what a reader of the counter expects.
+		scrapes.WithLabelValues(clientName(r)).Inc()
+		metrics.ServeHTTP(w, r)
+	})
 }
 
 // clientName is the common name of the client certificate the TLS layer
