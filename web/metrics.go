@@ -54,6 +54,7 @@ type metrics struct {
 	limited    prometheus.Counter
 	expiry     *prometheus.Desc
 	crlNext    *prometheus.Desc
+	buildInfo  prometheus.Metric // webguard_build_info, see buildinfo.go
 }
 
 func newMetrics(current func() *snapshot) *metrics {
@@ -89,6 +90,7 @@ func newMetrics(current func() *snapshot) *metrics {
 		crlNext: prometheus.NewDesc("webguard_client_crl_next_update_timestamp_seconds",
 			"Unix time by which each client revocation list in use (client_crl_file) should have been replaced, by issuer; a list past it is still used.",
 			[]string{"issuer"}, nil),
+		buildInfo: newBuildInfo(),
 	}
 	// Every label value exists from the start, so that rate() and alerts see
 	// the first failure.
@@ -114,6 +116,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.limited.Describe(ch)
 	ch <- m.expiry
 	ch <- m.crlNext
+	ch <- m.buildInfo.Desc()
 }
 
 // Collect implements prometheus.Collector.
@@ -124,6 +127,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	m.handshakes.Collect(ch)
 	m.auth.Collect(ch)
 	m.limited.Collect(ch)
+	ch <- m.buildInfo
 	s := m.current()
 	if s == nil || s.tls == nil {
 		return

@@ -5,9 +5,10 @@
 //	webguard certs ca|server|client     make a CA and the certificates it signs
 //	webguard proxy                      serve an exporter's endpoint behind web.yml
 //
-// Each subcommand describes itself with --help. Exit status: 0 when all is
-// well, 1 when a problem was found (an invalid file, a refused password, a
-// file that exists), 2 for a usage error.
+// Each subcommand describes itself with --help; --version prints the
+// version. Exit status: 0 when all is well, 1 when a problem was found (an
+// invalid file, a refused password, a file that exists, a proxy that could
+// not serve), 2 for a usage error; "webguard --help" lists them.
 package main
 
 import (
@@ -16,7 +17,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
+
+	"github.com/prometheus/common/version"
 )
 
 // Exit statuses.
@@ -34,6 +38,11 @@ type cli struct {
 }
 
 func main() {
+	// A release build sets the version with -ldflags, as Prometheus does;
+	// "go install ...@vX" records it in the build info instead.
+	if bi, ok := debug.ReadBuildInfo(); ok && version.Version == "" {
+		version.Version = bi.Main.Version
+	}
 	c := &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
 	os.Exit(c.run(os.Args[1:]))
 }
@@ -46,7 +55,16 @@ Commands:
   certs   make a CA, server and client certificates, and the config that uses them
   proxy   serve an upstream exporter over TLS and basic auth from a web-config file
 
-Run "webguard COMMAND --help" for a command's flags.
+Run "webguard COMMAND --help" for a command's flags, "webguard --version"
+for the version.
+
+Exit status:
+  0  all is well (check: every file valid; proxy: stopped by SIGINT or SIGTERM)
+  1  a problem was found: an invalid file (check, or warnings with --strict),
+     an empty, too long or unreadable password (hash), a file that already
+     exists or cannot be written (certs), a proxy that could not load its
+     config, listen or serve
+  2  a usage error: an unknown command or flag, a missing or bad argument
 `
 
 func (c *cli) run(args []string) int {
@@ -65,6 +83,9 @@ func (c *cli) run(args []string) int {
 		return c.proxy(args[1:])
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(c.stdout, usage)
+		return exitOK
+	case "version", "-version", "--version":
+		fmt.Fprintln(c.stdout, version.Print("webguard"))
 		return exitOK
 	}
 	fmt.Fprintf(c.stderr, "webguard: unknown command %q\n\n%s", args[0], usage)
