@@ -91,3 +91,10 @@ func TestDemoUsage(t *testing.T) {
 		t.Errorf("exit status %d for an unexpected argument, want 2", code)
 	}
 }
+
+func TestDemoVersion(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(t.Context(), []string{"--version"}, &stdout, &stderr); code != 0 || !strings.HasPrefix(stdout.String(), "demo, version ") {
+		t.Errorf("--version: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+}

@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/common/version"
+
 	"github.com/webguard/webguard/examples/server/scrape"
 	"github.com/webguard/webguard/web"
 )
@@ -27,7 +29,12 @@ import (
 func main() {
 	configFile := flag.String("config.file", "prometheus.yml", "Scrape configuration file.")
 	flags := web.AddFlags(flag.CommandLine, ":9090")
+	showVersion := flag.Bool("version", false, "Print the version and exit.")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println(version.Print("example_server"))
+		return
+	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if err := run(*configFile, flags, logger); err != nil {
 		logger.Error("server stopped", "err", err)
