@@ -14,6 +14,15 @@
 // Programs that want more (an explicit Reload on SIGHUP, metrics, one config
 // for several servers) create a Guard with New and serve through it.
 //
+// # exporter-toolkit's types
+//
+// Config, TLSConfig, HTTPConfig, RateLimiterConfig, Cipher, Curve,
+// TLSVersion, ConfigToTLSConfig, ErrMissingFlag and ErrNoListeners have
+// exporter-toolkit's names, fields and signatures, for programs (such as
+// Alertmanager and grafana/dskit) that build or decode them. They carry
+// values only: package config is what parses and checks a config, and
+// ConfigToTLSConfig goes through it.
+//
 // # How a change is applied
 //
 // The Guard compiles the config once per change into an immutable snapshot:

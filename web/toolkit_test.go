@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
 	"log"
 	"net"
@@ -416,5 +417,24 @@ func TestToolkitLoadConfig(t *testing.T) {
 	c, _ = toConfig(&Config{Users: map[string]commoncfg.Secret{"bob": "not a hash"}})
 	if _, err := loadConfig(c); err == nil || !strings.Contains(err.Error(), "basic_auth_users") || strings.Contains(err.Error(), "not a hash") {
 		t.Errorf("a bad hash: %v", err)
+	}
+}
+
+// The toolkit's sentinel errors come back where it returns them.
+func TestToolkitErrors(t *testing.T) {
+	srv := &http.Server{}
+	if err := ListenAndServe(srv, nil, nil); !errors.Is(err, ErrMissingFlag) {
+		t.Errorf("ListenAndServe without flags: %v, want ErrMissingFlag", err)
+	}
+	if err := Serve(nil, srv, nil, nil); !errors.Is(err, ErrMissingFlag) {
+		t.Errorf("Serve without flags: %v, want ErrMissingFlag", err)
+	}
+	empty := ""
+	if err := ServeMultiple(nil, srv, &FlagConfig{WebConfigFile: &empty}, nil); !errors.Is(err, ErrNoListeners) {
+		t.Errorf("ServeMultiple without listeners: %v, want ErrNoListeners", err)
+	}
+	none := []string{}
+	if err := ListenAndServe(srv, &FlagConfig{WebListenAddresses: &none, WebConfigFile: &empty}, nil); !errors.Is(err, ErrNoListeners) {
+		t.Errorf("ListenAndServe without an address: %v, want ErrNoListeners", err)
 	}
 }
