@@ -21,6 +21,22 @@ import (
 // in code is written out as the YAML it stands for and loaded by config, so
 // it is held to the same rules and error messages as a file.
 
+// Load checks c as config.Load checks a web.yml, with the same rules and
+// messages (naming the field), reads the certificate, key and client CA
+// files it names (relative paths are relative to the working directory, as
+// after SetDirectory), and returns it in package config's form. It is how
+// a program serves a Config it built or decoded itself: pass the result as
+// Options.Config to New, and a changed one to Guard.Update. HTTPConfig.HTTP2
+// is taken as given: the zero Config has HTTP/2 off. (Not in
+// exporter-toolkit.)
+func (c *Config) Load() (*config.Config, error) {
+	cc, err := toConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	return loadConfig(cc)
+}
+
 // toConfig converts c field by field. It fails only on a client auth type
 // config does not know.
 func toConfig(c *Config) (config.Config, error) {

@@ -438,3 +438,54 @@ func TestToolkitErrors(t *testing.T) {
 		t.Errorf("ListenAndServe without an address: %v, want ErrNoListeners", err)
 	}
 }
+
+// A Config built in code, served by a Guard through Load, and changed with
+// Update: the same rules as a file.
+func TestToolkitConfigServedByGuard(t *testing.T) {
+	p := newTestPKI(t)
+	users := func(user, password string) map[string]commoncfg.Secret {
+		return map[string]commoncfg.Secret{user: commoncfg.Secret(testHash(t, password))}
+	}
+	c := Config{
+		TLSConfig:  TLSConfig{TLSCertPath: p.serverCrt, TLSKeyPath: p.serverKey, ClientCAs: p.caFile, ClientAuth: "RequireAndVerifyClientCert"},
+		HTTPConfig: HTTPConfig{HTTP2: true, Header: map[string]string{"X-Frame-Options": "deny"}},
+		Users:      users("alice", "a"),
+	}
+	cfg, err := c.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := New(Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	base, _ := startServing(t, g)
+	client := p.httpClient(p.client)
+	resp := mustGet(t, client, base, http.StatusOK, basicAuth("alice", "a"))
+	if resp.Proto != "HTTP/2.0" || resp.Header.Get("X-Frame-Options") != "deny" {
+		t.Errorf("served %s with X-Frame-Options %q", resp.Proto, resp.Header.Get("X-Frame-Options"))
+	}
+	mustGet(t, client, base, http.StatusUnauthorized)
+	if _, _, err := fetch(t, p.httpClient(nil), base); err == nil {
+		t.Error("a client without a certificate was let in")
+	}
+
+	// Another user: a change that does not lower security applies at once.
+	c.Users = users("bob", "b")
+	next, err := c.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Update(next); err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, client, base, http.StatusOK, basicAuth("bob", "b"))
+	mustGet(t, client, base, http.StatusUnauthorized, basicAuth("alice", "a"))
+
+	// A Config that does not load never reaches the Guard.
+	c.TLSConfig.ClientAuth = "RequireClient"
+	if _, err := c.Load(); err == nil || !strings.Contains(err.Error(), "tls_server_config.client_auth_type") {
+		t.Errorf("Load of a bad client auth type: %v", err)
+	}
+}
