@@ -489,3 +489,31 @@ func TestToolkitConfigServedByGuard(t *testing.T) {
 		t.Errorf("Load of a bad client auth type: %v", err)
 	}
 }
+
+// The zero Config writes YAML that both libraries read back strictly, to
+// the zero Config: unset versions are null, not a name nobody accepts.
+func TestToolkitZeroConfigYAML(t *testing.T) {
+	for name, lib := range map[string]struct {
+		marshal   func(any) ([]byte, error)
+		unmarshal func([]byte, any) error
+	}{
+		"yaml.v2": {yamlv2.Marshal, yamlv2.UnmarshalStrict},
+		"yaml v3": {yamlv3.Marshal, func(b []byte, v any) error {
+			d := yamlv3.NewDecoder(bytes.NewReader(b))
+			d.KnownFields(true)
+			return d.Decode(v)
+		}},
+	} {
+		var zero, back Config
+		out, err := lib.marshal(&zero)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := lib.unmarshal(out, &back); err != nil {
+			t.Fatalf("%s: %v reading back\n%s", name, err, out)
+		}
+		if back.TLSConfig.IsEnabled() || back.TLSConfig.MinVersion != 0 || back.HTTPConfig.HTTP2 || back.RateLimiterConfig.Interval != 0 {
+			t.Errorf("%s: read back %+v", name, back)
+		}
+	}
+}
