@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,6 +23,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/common/version"
+
 	"github.com/webguard/webguard/examples/service/service"
 )
 
@@ -29,7 +32,12 @@ func main() {
 	path := flag.String("config", "service.yml", "the service's config file")
 	httpAddr := flag.String("http", "127.0.0.1:8080", "address of the HTTP API")
 	linesAddr := flag.String("lines", "127.0.0.1:8081", "address of the line protocol")
+	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println(version.Print("example_service"))
+		return
+	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if err := run(*path, *httpAddr, *linesAddr, logger); err != nil {
 		logger.Error("service stopped", "err", err)
