@@ -2,8 +2,6 @@ package web
 
 import (
 	"crypto/tls"
-	"errors"
-	"net"
 	"net/http"
 	"testing"
 )
@@ -15,21 +13,7 @@ import (
 func TestServeKeepsOwnALPN(t *testing.T) {
 	p := newTestPKI(t)
 	g := newGuard(t, p.dir, p.tlsSection(), nil)
-	serve := func(srv *http.Server) string {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- g.Serve(l, srv) }()
-		t.Cleanup(func() {
-			srv.Close()
-			if err := <-done; !errors.Is(err, http.ErrServerClosed) {
-				t.Errorf("Serve = %v", err)
-			}
-		})
-		return l.Addr().String()
-	}
+	serve := func(srv *http.Server) string { return serveServer(t, g, srv) }
 	alpn := func(addr string, protos ...string) string {
 		t.Helper()
 		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: p.ca.Pool(), NextProtos: protos})

@@ -145,11 +145,22 @@ func startServing(t *testing.T, g *Guard) (string, *http.Server) {
 // serveHandler is startServing with h as the server's handler.
 func serveHandler(t *testing.T, g *Guard, h http.Handler) (string, *http.Server) {
 	t.Helper()
+	srv := &http.Server{Handler: h}
+	addr := serveServer(t, g, srv)
+	scheme := "http"
+	if g.TLSConfig() != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + addr, srv
+}
+
+// serveServer is serveHandler for a server the test configured itself.
+func serveServer(t *testing.T, g *Guard, srv *http.Server) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: h}
 	done := make(chan error, 1)
 	go func() { done <- g.Serve(l, srv) }()
 	t.Cleanup(func() {
@@ -158,11 +169,7 @@ func serveHandler(t *testing.T, g *Guard, h http.Handler) (string, *http.Server)
 			t.Errorf("Serve returned %v, want http.ErrServerClosed", err)
 		}
 	})
-	scheme := "http"
-	if g.TLSConfig() != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + l.Addr().String(), srv
+	return l.Addr().String()
 }
 
 // get does a GET and returns the response with its body read.

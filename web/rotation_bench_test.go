@@ -50,18 +50,7 @@ func BenchmarkRotation(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { g.Close() })
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	server := &http.Server{Handler: http.HandlerFunc(benchHandler)}
-	served := make(chan error, 1)
-	go func() { served <- g.Serve(l, server) }()
-	b.Cleanup(func() {
-		server.Close()
-		<-served
-	})
-	addr := l.Addr().String()
+	addr := serveRotating(b, g)
 	tc := d.clientTLS()
 	if _, err := handshake(addr, tc); err != nil {
 		b.Fatal(err)
@@ -222,18 +211,7 @@ func BenchmarkSymlinkSwap(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { g.Close() })
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	server := &http.Server{Handler: http.HandlerFunc(benchHandler)}
-	served := make(chan error, 1)
-	go func() { served <- g.Serve(l, server) }()
-	b.Cleanup(func() {
-		server.Close()
-		<-served
-	})
-	addr := l.Addr().String()
+	addr := serveRotating(b, g)
 	tc := d.clientTLS()
 	if _, err := handshake(addr, tc); err != nil {
 		b.Fatal(err)
@@ -273,6 +251,23 @@ func BenchmarkSymlinkSwap(b *testing.B) {
 	b.ReportMetric(ms(percentile(lat, 1)), "swap-max-ms")
 	b.ReportMetric(float64(failed), "failed-handshakes")
 	b.ReportMetric(float64(total), "handshakes")
+}
+
+// serveRotating serves g on a new 127.0.0.1 listener until the benchmark
+// ends and returns its address.
+func serveRotating(b *testing.B, g *web.Guard) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	server := &http.Server{Handler: http.HandlerFunc(benchHandler)}
+	served := make(chan error, 1)
+	go func() { served <- g.Serve(l, server) }()
+	b.Cleanup(func() {
+		server.Close()
+		<-served
+	})
+	return l.Addr().String()
 }
 
 // reloadClock is a slog.Handler that keeps the time of the Guard's last

@@ -20,24 +20,6 @@ import (
 	"time"
 )
 
-// serveServer is serveHandler for a server the test configured itself.
-func serveServer(t *testing.T, g *Guard, srv *http.Server) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- g.Serve(l, srv) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("Serve returned %v, want http.ErrServerClosed", err)
-		}
-	})
-	return l.Addr().String()
-}
-
 // h2Preface is what an HTTP/2 client sends first: the connection preface
 // and an empty SETTINGS frame.
 const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + "\x00\x00\x00\x04\x00\x00\x00\x00\x00"
