@@ -1080,19 +1080,8 @@ func TestInMemoryConfig(t *testing.T) {
 	}
 	g.watchOpts = reloadWatch
 	e.g, e.logs, e.tls = g, logs, true
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.addr = l.Addr().String()
-	srv := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
-	served := make(chan error, 1)
-	go func() { served <- g.Serve(l, srv) }()
-	t.Cleanup(func() {
-		srv.Close()
-		<-served
-		g.Close()
-	})
+	t.Cleanup(func() { g.Close() }) // after the server stops
+	e.addr = serveServer(t, g, &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})})
 	aliceC := reloadClient{user: "alice", pass: "alice-pw"}
 	watchEventually(t, "serving", func() bool { return e.status(aliceC) == http.StatusOK })
 
@@ -1219,19 +1208,8 @@ func TestUpdateWithoutConfig(t *testing.T) {
 	}
 	g.watchOpts = reloadWatch
 	e.g, e.logs = g, &reloadLog{}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.addr = l.Addr().String()
-	srv := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
-	served := make(chan error, 1)
-	go func() { served <- g.Serve(l, srv) }()
-	t.Cleanup(func() {
-		srv.Close()
-		<-served
-		g.Close()
-	})
+	t.Cleanup(func() { g.Close() }) // after the server stops
+	e.addr = serveServer(t, g, &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})})
 	watchEventually(t, "plain HTTP", func() bool { return e.status(reloadClient{}) == http.StatusOK })
 	if err := g.Reload(); err != nil {
 		t.Errorf("Reload without a config: %v", err)
