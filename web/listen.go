@@ -17,8 +17,8 @@ const vsockScheme = "vsock://"
 
 // listen opens what flags asks for: the sockets systemd passed when
 // WebSystemdSocket is set, else one listener per listen address (TCP, a unix
-// socket for "unix:///PATH", or vsock for "vsock://[CID]:PORT"), else fallback (an http.Server's Addr). On
-// error it closes what it opened.
+// socket for "unix:///PATH", or vsock for "vsock://[CID]:PORT"), else
+// fallback (an http.Server's Addr). On error it closes what it opened.
 func listen(flags *FlagConfig, fallback string) ([]net.Listener, error) {
 	if flags != nil && flags.WebSystemdSocket != nil && *flags.WebSystemdSocket {
 		return systemdListeners()
