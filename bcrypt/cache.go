@@ -26,12 +26,17 @@ type cacheShard struct {
 	mu   sync.RWMutex
 	keys map[cacheKey]struct{}
 	ring []cacheKey // insertion order; ring[next] is the oldest once full
+	size int        // how many keys the shard holds at most
 	next int
 	_    [64]byte // keep neighbouring shards' locks off one cache line
 }
 
 // newVerdictCache returns a cache of about size keys (rounded up to a
 // multiple of cacheShards), or nil when size is negative (caching disabled).
+// Shards grow as keys arrive rather than being allocated full: a server with
+// a handful of users, or none, would otherwise hold half a megabyte of empty
+// cache for its whole life, and the garbage collector lets the heap grow in
+// proportion to it.
 func newVerdictCache(size int) *verdictCache {
 	if size < 0 {
 		return nil
@@ -39,8 +44,8 @@ func newVerdictCache(size int) *verdictCache {
 	per := max(1, (size+cacheShards-1)/cacheShards)
 	c := &verdictCache{}
 	for i := range c.shards {
-		c.shards[i].keys = make(map[cacheKey]struct{}, per)
-		c.shards[i].ring = make([]cacheKey, 0, per)
+		c.shards[i].keys = map[cacheKey]struct{}{}
+		c.shards[i].size = per
 	}
 	return c
 }
@@ -72,7 +77,13 @@ func (c *verdictCache) add(k *cacheKey) {
 	if _, ok := s.keys[*k]; ok {
 		return
 	}
-	if len(s.ring) < cap(s.ring) {
+	if len(s.ring) < s.size {
+		if len(s.ring) == cap(s.ring) {
+			// Double, but never past size: append could overshoot it.
+			grown := make([]cacheKey, len(s.ring), min(s.size, max(8, 2*cap(s.ring))))
+			copy(grown, s.ring)
+			s.ring = grown
+		}
 		s.ring = append(s.ring, *k)
 	} else {
 		delete(s.keys, s.ring[s.next])

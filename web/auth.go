@@ -67,8 +67,8 @@ func (h *guardHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if reason != rateLimited {
-		g.metrics.auth.WithLabelValues(reason).Inc()
 		g.refusals.logAuth(r.RemoteAddr, reason, user)
+		g.metrics.auth.WithLabelValues(reason).Inc()
 	}
 	g.refuse(w, r, s, reason)
 }

@@ -4,55 +4,43 @@ package web_test
 // *tls.Config, serving the same 20 KB body. docs/performance.md has the
 // figures and the commands that reproduce them.
 //
-// The network benchmarks run each server in a process of its own (this test
-// binary, re-executed: see TestBenchServerProcess), so that what a server
-// costs is measured apart from the client that loads it: the server process
-// reports its own CPU time (getrusage RUSAGE_SELF, user + system) and its
-// allocation count (runtime.MemStats.Mallocs) between rounds. Baseline and
-// webguard run in the same benchmark, in alternating rounds (ABBA order), and
-// the ratios reported are medians over the rounds. No benchmark asserts a
+// The network benchmarks run each server in a process of its own, so that
+// what a server costs is measured apart from the client that loads it: the
+// server process reports its own CPU time (getrusage RUSAGE_SELF, user +
+// system), its allocation count (runtime.MemStats.Mallocs) and its peak
+// resident set size (VmHWM) between rounds. The two servers are separate
+// programs (testdata/benchserver/stdlib and .../webguard, built by
+// newBenchDir): the baseline links only net/http and crypto/tls, as a
+// program written by hand would, so its memory is not inflated by what
+// webguard links and initialises. Baseline and webguard run in the same
+// benchmark, in alternating rounds (ABBA order), and the ratios reported are
+// medians over the rounds. No benchmark asserts a
 // time: they measure and report.
 
 import (
 	"bufio"
 	"bytes"
 	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
-	"log"
 	"math"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/webguard/webguard/bcrypt"
 	"github.com/webguard/webguard/internal/pki"
 	"github.com/webguard/webguard/web"
-)
-
-// Environment of a benchmark server process.
-const (
-	envServer = "WEBGUARD_BENCH_SERVER" // kindStdlib or kindWebguard
-	envDir    = "WEBGUARD_BENCH_DIR"    // the directory newBenchDir wrote
-	envMode   = "WEBGUARD_BENCH_MODE"   // a benchMode
-	// envProfile names a directory: each server process writes a CPU
-	// profile there, KIND-PID.cpu.pprof, for `go tool pprof`.
-	envProfile = "WEBGUARD_BENCH_PROFILE_DIR"
+	"github.com/webguard/webguard/web/testdata/benchserver/serverproc"
 )
 
 // The two servers compared.
@@ -63,7 +51,7 @@ const (
 
 const (
 	// bodySize is the size of the response body, a typical /metrics page.
-	bodySize      = 20 << 10
+	bodySize      = serverproc.BodySize
 	benchUser     = "prometheus"
 	benchPassword = "correct horse battery staple"
 )
@@ -78,31 +66,35 @@ const (
 )
 
 // benchBody is what both servers answer: 20 KB shaped like a metrics page.
-var benchBody = func() []byte {
-	var b bytes.Buffer
-	for i := 0; b.Len() < bodySize; i++ {
-		fmt.Fprintf(&b, "bench_metric_total{instance=\"127.0.0.1\",series=\"%06d\"} %d\n", i, i*7)
-	}
-	return b.Bytes()[:bodySize]
-}()
+var benchBody = serverproc.Body()
 
 func benchHandler(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.Write(benchBody)
 }
 
-// benchDir is a directory holding a PKI and a web.yml for one mode.
+// benchDir is a directory holding a PKI and a web.yml for one mode, and the
+// two server programs.
 type benchDir struct {
 	dir    string
 	mode   benchMode
 	ca     *pki.Cert
 	client *pki.Cert
+	bins   map[string]string // server kind → program
 }
 
-// newBenchDir writes ca.crt, server.crt, server.key and web.yml for mode.
+// newBenchDir writes ca.crt, server.crt, server.key and web.yml for mode,
+// and builds the server programs into the same directory.
 func newBenchDir(b testing.TB, mode benchMode) *benchDir {
 	b.Helper()
-	d := &benchDir{dir: b.TempDir(), mode: mode}
+	d := &benchDir{dir: b.TempDir(), mode: mode, bins: map[string]string{}}
+	for _, kind := range []string{kindStdlib, kindWebguard} {
+		d.bins[kind] = filepath.Join(d.dir, kind)
+		out, err := exec.Command("go", "build", "-o", d.bins[kind], "./testdata/benchserver/"+kind).CombinedOutput()
+		if err != nil {
+			b.Fatalf("build the %s server: %v\n%s", kind, err, out)
+		}
+	}
 	var err error
 	if d.ca, err = pki.NewCA(pki.Request{}); err != nil {
 		b.Fatal(err)
@@ -148,113 +140,6 @@ func (d *benchDir) clientTLS() *tls.Config {
 	return tc
 }
 
-// TestBenchServerProcess is not a test: the benchmarks run this test binary
-// again with envServer set, and this function then serves until its stdin
-// closes. Each "stats" line read from stdin is answered with one line:
-// "stats CPU_NS MALLOCS VMHWM_KB VMRSS_KB".
-func TestBenchServerProcess(t *testing.T) {
-	kind := os.Getenv(envServer)
-	if kind == "" {
-		t.Skip("a server process for the benchmarks; runs only when they start it")
-	}
-	if err := runBenchServer(kind, os.Getenv(envDir), benchMode(os.Getenv(envMode))); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Exit(0)
-}
-
-func runBenchServer(kind, dir string, mode benchMode) error {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	server := &http.Server{Handler: http.HandlerFunc(benchHandler), ErrorLog: log.New(io.Discard, "", 0)}
-	serve := func() error { return server.ServeTLS(l, "", "") }
-	switch kind {
-	case kindStdlib:
-		if server.TLSConfig, err = staticTLSConfig(dir, mode); err != nil {
-			return err
-		}
-	case kindWebguard:
-		g, err := web.New(web.Options{ConfigFile: filepath.Join(dir, "web.yml")})
-		if err != nil {
-			return err
-		}
-		defer g.Close()
-		serve = func() error { return g.Serve(l, server) }
-	default:
-		return fmt.Errorf("unknown %s %q", envServer, kind)
-	}
-	if dir := os.Getenv(envProfile); dir != "" {
-		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.cpu.pprof", kind, os.Getpid())))
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- serve() }()
-	fmt.Printf("addr %s\n", l.Addr())
-	in := bufio.NewScanner(os.Stdin)
-	for in.Scan() {
-		if in.Text() == "stats" {
-			var ru syscall.Rusage
-			if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-				return err
-			}
-			var ms runtime.MemStats
-			runtime.ReadMemStats(&ms)
-			hwm, rss := procStatusKB("VmHWM"), procStatusKB("VmRSS")
-			fmt.Printf("stats %d %d %d %d\n", ru.Utime.Nano()+ru.Stime.Nano(), ms.Mallocs, hwm, rss)
-		}
-	}
-	server.Close()
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
-}
-
-// staticTLSConfig is the baseline: the same files, loaded once into a plain
-// tls.Config.
-func staticTLSConfig(dir string, mode benchMode) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key"))
-	if err != nil {
-		return nil, err
-	}
-	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	if mode == modeMTLS {
-		pem, err := os.ReadFile(filepath.Join(dir, "ca.crt"))
-		if err != nil {
-			return nil, err
-		}
-		tc.ClientCAs = x509.NewCertPool()
-		tc.ClientCAs.AppendCertsFromPEM(pem)
-		tc.ClientAuth = tls.RequireAndVerifyClientCert
-	}
-	return tc, nil
-}
-
-// procStatusKB reads a "Name: N kB" line of /proc/self/status.
-func procStatusKB(name string) int64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return -1
-	}
-	for line := range strings.Lines(string(data)) {
-		if rest, ok := strings.CutPrefix(line, name+":"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return n
-		}
-	}
-	return -1
-}
-
 // benchServer is a running server process.
 type benchServer struct {
 	kind   string
@@ -280,8 +165,8 @@ type serverStats struct {
 func startBenchServer(b testing.TB, kind string, d *benchDir) *benchServer {
 	b.Helper()
 	s := &benchServer{kind: kind}
-	s.cmd = exec.Command(os.Args[0], "-test.run=^TestBenchServerProcess$", "-test.count=1")
-	s.cmd.Env = append(os.Environ(), envServer+"="+kind, envDir+"="+d.dir, envMode+"="+string(d.mode))
+	s.cmd = exec.Command(d.bins[kind])
+	s.cmd.Env = append(os.Environ(), serverproc.EnvDir+"="+d.dir, serverproc.EnvMode+"="+string(d.mode))
 	s.cmd.Stderr = &s.stderr
 	var err error
 	if s.stdin, err = s.cmd.StdinPipe(); err != nil {
@@ -496,6 +381,7 @@ func benchCompare(b *testing.B, mode benchMode, keepAlive bool, workers int) {
 	b.ReportMetric(baseAllocs, "stdlib-srv-allocs/req")
 	b.ReportMetric(wgAllocs, "webguard-srv-allocs/req")
 	b.ReportMetric(wgAllocs-baseAllocs, "delta-srv-allocs/req")
+	reportPeakRSS(b, base.srv.stats(b), wg.srv.stats(b))
 }
 
 func median(xs []float64) float64 {

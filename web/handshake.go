@@ -122,18 +122,14 @@ func (e *errorLog) Write(p []byte) (int, error) {
 
 func (g *Guard) handshakeFailed(remote, msg string) {
 	reason := handshakeReason(msg)
-	g.metrics.handshakes.WithLabelValues(reason).Inc()
-	// The metric is what alerts are built on; the line, rate-limited, says
-	// who was refused and why.
 	var caNames string
 	if strings.Contains(msg, "failed to verify certificate") {
-		if s := g.snap.Load(); s != nil && s.tls != nil && s.tls.material != nil {
-			names := make([]string, 0, len(s.tls.material.ClientCACerts))
-			for _, c := range s.tls.material.ClientCACerts {
-				names = append(names, c.Subject.String())
-			}
-			caNames = "[" + strings.Join(names, "; ") + "]"
+		if s := g.snap.Load(); s != nil && s.tls != nil {
+			caNames = s.tls.clientCANames
 		}
 	}
+	// The line, rate-limited, says who was refused and why; the metric,
+	// counted once the line is written, is what alerts are built on.
 	g.refusals.logHandshake(remote, reason, msg, caNames)
+	g.metrics.handshakes.WithLabelValues(reason).Inc()
 }

@@ -71,9 +71,10 @@ type LandingLinks struct {
 	Description string
 }
 
-// LandingPageHandler serves a landing page rendered once by NewLandingPage.
+// LandingPageHandler serves a landing page rendered once by NewLandingPage,
+// in one variant per way a request can be secured (see requestSecurity).
 type LandingPageHandler struct {
-	page   []byte
+	pages  [landingVariants][]byte
 	prefix string
 }
 
@@ -119,15 +120,22 @@ func NewLandingPage(c LandingConfig) (*LandingPageHandler, error) {
 		Profiling:     c.Profiling == "" || c.Profiling == "true",
 		LabelWidth:    labelWidth,
 	}
-	var b bytes.Buffer
-	if err := landingTemplate.Execute(&b, data); err != nil {
-		return nil, fmt.Errorf("web: landing page: %w", err)
+	h := &LandingPageHandler{prefix: prefix}
+	for i := range h.pages {
+		data.Status = landingSecurity(i).status()
+		var b bytes.Buffer
+		if err := landingTemplate.Execute(&b, data); err != nil {
+			return nil, fmt.Errorf("web: landing page: %w", err)
+		}
+		h.pages[i] = b.Bytes()
 	}
-	return &LandingPageHandler{page: b.Bytes(), prefix: prefix}, nil
+	return h, nil
 }
 
 // ServeHTTP answers GET and HEAD at the route prefix (with or without its
-// trailing slash) with the page, and 404 for any other path.
+// trailing slash) with the page, and 404 for any other path. The page says
+// whether the request is secured: served over TLS, or past a password the
+// serving Guard checked.
 func (h *LandingPageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != h.prefix && r.URL.Path != strings.TrimSuffix(h.prefix, "/") {
 		http.NotFound(w, r)
@@ -139,7 +147,7 @@ func (h *LandingPageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Write(h.page)
+	w.Write(h.pages[requestSecurity(r)])
 }
 
 // resolve makes a link address relative to the route prefix, leaving
@@ -163,6 +171,7 @@ type landingData struct {
 	Style      template.CSS
 	Extra      template.HTML
 	Pprof      string
+	Status     string // how the request is secured (landingSecurity.status)
 }
 
 const defaultLandingCSS = `body { font-family: system-ui, sans-serif; margin: 0; color: #222; }
@@ -215,6 +224,7 @@ form label { width: {{.LabelWidth}}; }
 </ul>
 {{- end}}
 {{.Extra}}
+<p class="security">{{.Status}}</p>
 </main>
 {{- if .Version}}
 <footer>{{.Version}}</footer>

@@ -2,6 +2,8 @@ package web
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -117,5 +119,56 @@ func TestLandingPageProfiling(t *testing.T) {
 		if got := strings.Contains(page, `href="/debug/pprof/heap"`); got != tc.links {
 			t.Errorf("Profiling %q: heap profile link shown %v, want %v", tc.profiling, got, tc.links)
 		}
+	}
+}
+
+// TestLandingPageSecurity serves the page through a Guard under each kind of
+// config: it calls itself secured only over TLS or behind a password, and a
+// client sending credentials to a server that checks none does not make it
+// say so.
+func TestLandingPageSecurity(t *testing.T) {
+	p := newTestPKI(t)
+	users := "basic_auth_users:\n  alice: " + testHash(t, "a") + "\n"
+	for _, tt := range []struct {
+		name, yml string
+		auth      bool
+		want      string
+	}{
+		{"plain HTTP", "", false, "Not secured: served over plain HTTP, without a password."},
+		{"plain HTTP, credentials nobody checks", "", true, "Not secured: served over plain HTTP, without a password."},
+		{"password over plain HTTP", users, true, "Secured by a password, but served over plain HTTP: the password crosses the network in clear text."},
+		{"TLS", p.tlsSection(), false, "Secured: served over TLS."},
+		{"TLS, credentials nobody checks", p.tlsSection(), true, "Secured: served over TLS."},
+		{"TLS and a password", p.tlsSection() + users, true, "Secured: served over TLS, behind a password."},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := NewLandingPage(LandingConfig{Name: "Exporter"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			for _, f := range []string{"server.crt", "server.key"} {
+				b, err := os.ReadFile(filepath.Join(p.dir, f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				putFile(t, dir, f, string(b))
+			}
+			url, _ := serveHandler(t, newGuard(t, dir, tt.yml, nil), h)
+			var mod []func(*http.Request)
+			if tt.auth {
+				mod = append(mod, basicAuth("alice", "a"))
+			}
+			resp, page, err := fetch(t, p.httpClient(nil), url+"/", mod...)
+			if err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET: %v, %v", resp, err)
+			}
+			if !strings.Contains(page, `<p class="security">`+tt.want+"</p>") {
+				t.Errorf("page lacks %q:\n%s", tt.want, page)
+			}
+			if strings.HasPrefix(tt.want, "Not") && strings.Contains(page, "Secured") {
+				t.Errorf("an unsecured page says secured:\n%s", page)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"strconv"
 	"strings"
@@ -15,9 +16,9 @@ import (
 const vsockScheme = "vsock://"
 
 // listen opens what flags asks for: the sockets systemd passed when
-// WebSystemdSocket is set, else one listener per listen address (TCP, or
-// vsock for "vsock://[CID]:PORT"), else fallback (an http.Server's Addr). On
-// error it closes what it opened.
+// WebSystemdSocket is set, else one listener per listen address (TCP, a unix
+// socket for "unix:///PATH", or vsock for "vsock://[CID]:PORT"), else
+// fallback (an http.Server's Addr). On error it closes what it opened.
 func listen(flags *FlagConfig, fallback string) ([]net.Listener, error) {
 	if flags != nil && flags.WebSystemdSocket != nil && *flags.WebSystemdSocket {
 		return systemdListeners()
@@ -32,9 +33,13 @@ func listen(flags *FlagConfig, fallback string) ([]net.Listener, error) {
 		}
 		addrs = []string{fallback}
 	}
+	mode, err := socketMode(flags)
+	if err != nil {
+		return nil, err
+	}
 	var ls []net.Listener
 	for _, a := range addrs {
-		l, err := listenOne(a)
+		l, err := listenOne(a, mode)
 		if err != nil {
 			for _, l := range ls {
 				l.Close()
@@ -46,7 +51,11 @@ func listen(flags *FlagConfig, fallback string) ([]net.Listener, error) {
 	return ls, nil
 }
 
-func listenOne(addr string) (net.Listener, error) {
+// listenOne opens one listen address; unix sockets get mode.
+func listenOne(addr string, mode fs.FileMode) (net.Listener, error) {
+	if strings.HasPrefix(addr, unixScheme) {
+		return listenUnix(addr, mode)
+	}
 	if !strings.HasPrefix(addr, vsockScheme) {
 		l, err := net.Listen("tcp", addr)
 		if err != nil {

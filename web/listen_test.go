@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -51,7 +53,7 @@ func TestParseVsock(t *testing.T) {
 // TestListenVsock listens on a VM socket where the machine has them, and
 // otherwise checks that the error says what failed and where.
 func TestListenVsock(t *testing.T) {
-	l, err := listenOne("vsock://:0")
+	l, err := listenOne("vsock://:0", DefaultSocketMode)
 	if err == nil {
 		t.Logf("vsock is available: listening on %s", l.Addr())
 		l.Close()
@@ -59,13 +61,13 @@ func TestListenVsock(t *testing.T) {
 		t.Errorf("error %q does not name the address", err)
 	}
 	// A context ID that is not this machine's fails with or without vsock.
-	if l, err := listenOne("vsock://4000000000:1024"); err == nil {
+	if l, err := listenOne("vsock://4000000000:1024", DefaultSocketMode); err == nil {
 		l.Close()
 		t.Error("listening on a foreign context ID succeeded")
 	} else if !strings.Contains(err.Error(), "web: listen on vsock://4000000000:1024") {
 		t.Errorf("error %q does not name the address", err)
 	}
-	if _, err := listenOne("vsock://x:1"); err == nil || !strings.Contains(err.Error(), `context ID "x"`) {
+	if _, err := listenOne("vsock://x:1", DefaultSocketMode); err == nil || !strings.Contains(err.Error(), `context ID "x"`) {
 		t.Errorf("bad vsock address: %v", err)
 	}
 }
@@ -256,4 +258,161 @@ func TestSystemdChild(t *testing.T) {
 		t.Error("LISTEN_FDS left in the environment")
 	}
 	fmt.Println("child served on the inherited socket")
+}
+
+// curlUnix runs curl through the unix socket at sock and returns the HTTP
+// status it got.
+func curlUnix(t *testing.T, sock string, args ...string) string {
+	t.Helper()
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Fatalf("curl is needed for this test: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	args = append([]string{"-sS", "--unix-socket", sock, "-o", "/dev/null", "-w", "%{http_code}"}, args...)
+	out, err := exec.CommandContext(ctx, curl, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("curl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// TestListenUnixSocket serves TLS and basic auth on a unix socket through
+// ListenAndServe, as an exporter started with
+// --web.listen-address=unix:///... does, and talks to it with curl.
+func TestListenUnixSocket(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		mode string // --web.listen-socket-mode; "" leaves it unset
+		want os.FileMode
+	}{
+		{"default mode", "", 0o660},
+		{"mode flag", "0600", 0o600},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newTestPKI(t)
+			file := putFile(t, p.dir, "web.yml", p.tlsSection()+"basic_auth_users:\n  alice: "+testHash(t, "secret")+"\n")
+			sock := filepath.Join(t.TempDir(), "exporter.sock")
+			addrs := []string{"unix://" + sock}
+			flags := &FlagConfig{WebListenAddresses: &addrs, WebConfigFile: &file}
+			if tt.mode != "" {
+				flags.WebListenSocketMode = &tt.mode
+			}
+			logs, logger := newLogRecorder()
+			srv := &http.Server{Handler: okHandler}
+			done := make(chan error, 1)
+			go func() { done <- ListenAndServe(srv, flags, logger) }()
+			t.Cleanup(func() { srv.Close() })
+			eventuallyCount(t, "startup lines", func() float64 {
+				return float64(len(logs.matching("listening", "address="+sock, "tls=true")))
+			}, 1)
+
+			fi, err := os.Lstat(sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode().Type() != os.ModeSocket || fi.Mode().Perm() != tt.want {
+				t.Errorf("socket file mode %v, want a socket with %04o", fi.Mode(), tt.want)
+			}
+			url := "https://localhost/metrics"
+			if got := curlUnix(t, sock, "--cacert", p.caFile, "-u", "alice:secret", url); got != "200" {
+				t.Errorf("with the password: %s, want 200", got)
+			}
+			if got := curlUnix(t, sock, "--cacert", p.caFile, url); got != "401" {
+				t.Errorf("without a password: %s, want 401", got)
+			}
+			if got := curlUnix(t, sock, "--cacert", p.caFile, "-u", "alice:wrong", url); got != "401" {
+				t.Errorf("with a wrong password: %s, want 401", got)
+			}
+
+			if err := srv.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+				t.Fatalf("ListenAndServe returned %v", err)
+			}
+			if _, err := os.Lstat(sock); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("socket file after shutdown: %v, want it removed", err)
+			}
+		})
+	}
+}
+
+// TestListenUnixSocketLeftBehind starts over a socket file in each state a
+// previous run can leave: dead (replaced), alive (refused, left serving) and
+// a file that is not a socket (refused, left alone).
+func TestListenUnixSocketLeftBehind(t *testing.T) {
+	dir := t.TempDir()
+
+	stale := filepath.Join(dir, "stale.sock")
+	crashed, err := net.Listen("unix", stale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crashed.(*net.UnixListener).SetUnlinkOnClose(false) // as if the process died
+	crashed.Close()
+	if _, err := os.Lstat(stale); err != nil {
+		t.Fatalf("no stale socket to start from: %v", err)
+	}
+	l, err := listenOne("unix://"+stale, DefaultSocketMode)
+	if err != nil {
+		t.Fatalf("a stale socket was not replaced: %v", err)
+	}
+	c, err := net.Dial("unix", stale)
+	if err != nil {
+		t.Fatalf("dial the new socket: %v", err)
+	}
+	c.Close()
+	l.Close()
+
+	live := filepath.Join(dir, "live.sock")
+	owner, err := net.Listen("unix", live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+	accepted := make(chan error, 1)
+	go func() {
+		c, err := owner.Accept()
+		if err == nil {
+			c.Close()
+		}
+		accepted <- err
+	}()
+	if l, err := listenOne("unix://"+live, DefaultSocketMode); err == nil {
+		l.Close()
+		t.Fatal("listening took over a live socket")
+	} else if want := "web: listen on unix://" + live + ": another process is listening on " + live; err.Error() != want {
+		t.Errorf("live socket: %q, want %q", err, want)
+	}
+	if err := <-accepted; err != nil {
+		t.Errorf("the live socket's owner: %v", err)
+	}
+	c, err = net.Dial("unix", live)
+	if err != nil {
+		t.Errorf("the live socket no longer answers: %v", err)
+	} else {
+		c.Close()
+	}
+
+	plain := putFile(t, dir, "not-a-socket", "data")
+	if _, err := listenOne("unix://"+plain, DefaultSocketMode); err == nil || !strings.Contains(err.Error(), "exists and is not a socket") {
+		t.Errorf("a regular file: %v", err)
+	}
+	if b, err := os.ReadFile(plain); err != nil || string(b) != "data" {
+		t.Errorf("the regular file was changed: %q, %v", b, err)
+	}
+
+	for _, tt := range []struct{ addr, mode, err string }{
+		{"unix://", "", "want unix:///PATH/TO/SOCKET"},
+		{"unix://" + filepath.Join(dir, "x.sock"), "rw", `--web.listen-socket-mode "rw": want an octal file mode`},
+		{"unix://" + filepath.Join(dir, "x.sock"), "1777", "--web.listen-socket-mode"},
+		{"unix://" + filepath.Join(dir, "missing", "x.sock"), "", "web: listen on unix://"},
+	} {
+		addrs := []string{tt.addr}
+		if _, err := listen(&FlagConfig{WebListenAddresses: &addrs, WebListenSocketMode: &tt.mode}, ""); err == nil || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("%s with mode %q: %v, want %q", tt.addr, tt.mode, err, tt.err)
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -61,6 +62,9 @@ func TestMetrics(t *testing.T) {
 		"basic_auth_users:\n  prometheus: " + testHash(t, "pw") + "\n" +
 		"rate_limit:\n  interval: 1h\n  burst: 5\n"
 	g := newGuard(t, p.dir, yml, nil)
+	// Explicit reloads only: the watcher would apply the same writes again,
+	// and the test counts reloads.
+	g.watchOpts = watchOptions{debounce: time.Hour, pollEvery: time.Hour}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(g.Collector())
 	url, _ := serveHandler(t, g, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

@@ -117,3 +117,12 @@ func idleConn(addr string, tc *tls.Config, req string) (net.Conn, error) {
 	}
 	return c, nil
 }
+
+// reportPeakRSS reports the peak resident set size (VmHWM) of the baseline
+// and the webguard server processes of one comparison, which served the same
+// load from a fresh start, and their ratio.
+func reportPeakRSS(b *testing.B, base, wg serverStats) {
+	b.ReportMetric(float64(base.hwmKB)/1024, "stdlib-peak-MB")
+	b.ReportMetric(float64(wg.hwmKB)/1024, "webguard-peak-MB")
+	b.ReportMetric(float64(wg.hwmKB)/float64(base.hwmKB), "ratio-peak-rss")
+}

@@ -39,6 +39,9 @@ type servedTLS struct {
 	material *config.TLSMaterial
 	// http2 says whether config offers h2 by ALPN.
 	http2 bool
+	// clientCANames lists the client CAs' subjects, "[A; B]", for the
+	// refusal lines of clients they did not verify; "" without a client CA.
+	clientCANames string
 }
 
 // header is one configured response header. value is shared by every
@@ -104,7 +107,15 @@ func compileTLS(t *config.TLSConfig, m *config.TLSMaterial, http2 bool) (*served
 		tc.CurvePreferences = append(tc.CurvePreferences, tls.CurveID(c))
 	}
 	tc.VerifyConnection = newClientVerifier(t, m)
-	return &servedTLS{config: tc, section: t, material: m, http2: http2}, nil
+	served := &servedTLS{config: tc, section: t, material: m, http2: http2}
+	if len(m.ClientCACerts) > 0 {
+		names := make([]string, 0, len(m.ClientCACerts))
+		for _, c := range m.ClientCACerts {
+			names = append(names, c.Subject.String())
+		}
+		served.clientCANames = "[" + strings.Join(names, "; ") + "]"
+	}
+	return served, nil
 }
 
 // nextProtos is what the server offers by ALPN.

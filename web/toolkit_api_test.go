@@ -43,11 +43,13 @@ var (
 	_ uint16                                                              = uint16(Cipher(0))
 	_ tls.CurveID                                                         = tls.CurveID(Curve(0))
 	_ uint16                                                              = uint16(TLSVersion(0))
-	_ struct {
-		WebListenAddresses *[]string
-		WebSystemdSocket   *bool
-		WebConfigFile      *string
-	} = FlagConfig{}
+	// FlagConfig has the toolkit's three fields with their types, plus
+	// WebListenSocketMode (an extension): keyed literals and field reads
+	// written for the toolkit compile.
+	_           = FlagConfig{WebListenAddresses: new([]string), WebSystemdSocket: new(bool), WebConfigFile: new(string)}
+	_ *[]string = FlagConfig{}.WebListenAddresses
+	_ *bool     = FlagConfig{}.WebSystemdSocket
+	_ *string   = FlagConfig{}.WebConfigFile
 )
 
 // The structs, field by field with the toolkit's types. Struct conversion

@@ -304,10 +304,12 @@ func TestWatcherPollFallback(t *testing.T) {
 	if got := rec.waitChange(t, 1); got != "two" {
 		t.Errorf("onChange read %q, want %q", got, "two")
 	}
+	// Written in place: a writer descheduled for longer than the debounce
+	// between truncating and writing (a loaded machine) leaves an empty file
+	// that polling rightly sees twice unchanged and reports; the final
+	// content must then come in a later report.
 	watchWrite(t, path, "three")
-	if got := rec.waitChange(t, 2); got != "three" {
-		t.Errorf("onChange read %q, want %q", got, "three")
-	}
+	watchEventually(t, `the watcher to report "three"`, func() bool { return rec.last() == "three" })
 }
 
 // TestWatcherMissingDirectory starts with a file whose directory does not

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -96,7 +98,7 @@ only "webguard certs server" and "certs client" need it).
 
 func (c *cli) certsCA(args []string) int {
 	cmd := newCommand("certs ca", "--out DIR [--cn NAME] [--days N] [--rsa-bits N] [--force]", caAbout)
-	cn := cmd.flags.String("cn", "webguard CA", "the CA's common `NAME`")
+	cn := cmd.flags.String("cn", "", "the CA's common `NAME` (default: \"webguard CA\", this machine's name and a random suffix)")
 	opts := addKeyOptions(cmd.flags, 3650)
 	rest, code, ok := c.parse(cmd, args)
 	if !ok {
@@ -107,6 +109,9 @@ func (c *cli) certsCA(args []string) int {
 	}
 	if msg := opts.check(); msg != "" {
 		return c.usageError(cmd, "%s", msg)
+	}
+	if *cn == "" {
+		*cn = defaultCAName()
 	}
 	ca, err := pki.NewCA(opts.request(*cn, nil))
 	if err != nil {
@@ -125,6 +130,20 @@ Next:
   webguard certs client --ca %s --out DIR --cn prometheus
 `, ca.Cert.Subject.CommonName, ca.Cert.NotAfter.UTC().Format(time.DateOnly), crt, key, shellQuote(*opts.out), shellQuote(*opts.out))
 	return exitOK
+}
+
+// defaultCAName names a new CA after this machine, with a random suffix. Two
+// CAs with one name confuse every "unknown authority" error (Go's names the
+// other CA as the candidate it tried), and CAs made by different runs would
+// otherwise all be called "webguard CA".
+func defaultCAName() string {
+	var b [3]byte
+	rand.Read(b[:]) // never fails (crypto/rand)
+	name := "webguard CA"
+	if h, err := os.Hostname(); err == nil && h != "" {
+		name += " " + h
+	}
+	return name + " " + hex.EncodeToString(b[:])
 }
 
 const serverAbout = `
@@ -180,8 +199,25 @@ func (c *cli) certsLeaf(args []string, server bool) int {
 	if msg := opts.check(); msg != "" {
 		return c.usageError(cmd, "%s", msg)
 	}
-	if !server && len(hosts) == 0 {
+	sanFromCN := !server && len(hosts) == 0
+	if sanFromCN {
 		hosts = hostList{*cn}
+	}
+	for _, h := range hosts {
+		var msg string
+		switch {
+		case server:
+			msg = checkHost("--host", h)
+		case sanFromCN:
+			if msg = checkSAN("--cn", h); msg != "" {
+				msg += "; without --san the common name is the certificate's SAN, so give --san NAME as well"
+			}
+		default:
+			msg = checkSAN("--san", h)
+		}
+		if msg != "" {
+			return c.usageError(cmd, "%s", msg)
+		}
 	}
 
 	ca, caCrt, err := loadCA(*caDir)

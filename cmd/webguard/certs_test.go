@@ -105,7 +105,7 @@ func TestCertsEndToEnd(t *testing.T) {
 
 	// Go agrees too, for the names and usages a Go client and server check.
 	ca, srv, cli := readCert(t, p("ca.crt")), readCert(t, p("server.crt")), readCert(t, p("client.crt"))
-	if !ca.IsCA || ca.Subject.CommonName != "webguard CA" {
+	if !ca.IsCA || !strings.HasPrefix(ca.Subject.CommonName, "webguard CA ") {
 		t.Errorf("CA: IsCA %v, CN %q", ca.IsCA, ca.Subject.CommonName)
 	}
 	roots := x509.NewCertPool()
@@ -280,5 +280,116 @@ func TestCertsUsageErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "x")); err == nil {
 		t.Error("a refused command created its output directory")
+	}
+}
+
+// TestCertsHostRefused gives --host (and --san, --cn) the forms an operator
+// copies from a scrape target or a browser: each is refused with what to
+// pass instead, and nothing is written.
+func TestCertsHostRefused(t *testing.T) {
+	dir := t.TempDir()
+	if r := run(t, dir, "", "certs", "ca", "--out", "pki"); r.code != 0 {
+		t.Fatal(r)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"server", "--host", "node1.example.org:9100"}, "--host node1.example.org:9100: a host name or IP without a port; drop ':9100' (pass node1.example.org)"},
+		{[]string{"server", "--host", "localhost,127.0.0.1:9100"}, "--host 127.0.0.1:9100: a host name or IP without a port; drop ':9100' (pass 127.0.0.1)"},
+		{[]string{"server", "--host", "[::1]:9100"}, "--host [::1]:9100: a host name or IP without a port; drop ':9100' (pass ::1)"},
+		{[]string{"server", "--host", "[::1]"}, "--host [::1]: an IP address without brackets; pass ::1"},
+		{[]string{"server", "--host", "https://node1"}, "--host https://node1: a host name or IP, not a URL; pass node1"},
+		{[]string{"server", "--host", "https://node1.example.org:9100/metrics"}, "not a URL; pass node1.example.org"},
+		{[]string{"server", "--host", "bad host!"}, `--host "bad host!": not a host name or IP address (a host name is letters, digits, '-' and '.', e.g. node1.example.org); ' ' is not allowed`},
+		{[]string{"server", "--host", "node_1.example.org"}, `'_' is not allowed`},
+		{[]string{"server", "--host", "node1."}, `--host "node1.": a host name without the trailing '.'; pass node1`},
+		{[]string{"server", "--host", "node1..example.org"}, "empty label"},
+		{[]string{"server", "--host", "-node1"}, `the label "-node1" starts or ends with '-'`},
+		{[]string{"server", "--host", strings.Repeat("a", 64) + ".org"}, "longer than 63 characters"},
+		{[]string{"server", "--host", "ops@example.org"}, "--host ops@example.org: a host name or IP, not an e-mail address"},
+		{[]string{"client", "--cn", "Prometheus Server"}, `--cn "Prometheus Server": not a host name or IP address`},
+		{[]string{"client", "--cn", "Prometheus Server"}, "give --san NAME as well"},
+		{[]string{"client", "--cn", "prometheus", "--san", "prometheus:9090"}, "--san prometheus:9090: a host name or IP without a port; drop ':9090'"},
+		{[]string{"client", "--cn", "prometheus", "--san", "spiffe://"}, `--san "spiffe://": not a URI with a scheme and a host`},
+		{[]string{"client", "--cn", "prometheus", "--san", "@example.org"}, `--san "@example.org": not an e-mail address`},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			args := append([]string{"certs", tt.args[0], "--ca", "pki", "--out", "out"}, tt.args[1:]...)
+			r := run(t, dir, "", args...)
+			if r.code != 2 || !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("got %s\nwant exit 2 and %q", r, tt.want)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "out")); err == nil {
+				t.Error("a refused host wrote files")
+			}
+		})
+	}
+
+	// The forms that are right stay accepted, and become the SANs asked for.
+	r := run(t, dir, "", "certs", "server", "--ca", "pki", "--out", "ok", "--host", "*.Example.org,::1,node-1.example.org,10.0.0.1")
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	out, err := tool(t, "openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", filepath.Join(dir, "ok", "server.crt"))
+	for _, san := range []string{"DNS:*.Example.org", "IP Address:0:0:0:0:0:0:0:1", "DNS:node-1.example.org", "IP Address:10.0.0.1"} {
+		if err != nil || !strings.Contains(out, san) {
+			t.Errorf("SANs lack %s: %v\n%s", san, err, out)
+		}
+	}
+	r = run(t, dir, "", "certs", "client", "--ca", "pki", "--out", "ok", "--cn", "Prometheus Server", "--san", "prometheus,spiffe://example.org/ns/monitoring/prometheus,ops@example.org")
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	out, err = tool(t, "openssl", "x509", "-noout", "-subject", "-ext", "subjectAltName", "-in", filepath.Join(dir, "ok", "client.crt"))
+	for _, want := range []string{"CN=Prometheus Server", "DNS:prometheus", "URI:spiffe://example.org/ns/monitoring/prometheus", "email:ops@example.org"} {
+		if err != nil || !strings.Contains(strings.ReplaceAll(out, " = ", "="), want) {
+			t.Errorf("client certificate lacks %s: %v\n%s", want, err, out)
+		}
+	}
+}
+
+// TestCertsCANames makes two CAs as two runs would: each gets its own name,
+// so a certificate checked against the wrong CA is reported as signed by an
+// unknown authority rather than as failing against a CA of the same name.
+func TestCertsCANames(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"a", "b"} {
+		if r := run(t, dir, "", "certs", "ca", "--out", d); r.code != 0 {
+			t.Fatal(r)
+		}
+	}
+	if r := run(t, dir, "", "certs", "server", "--ca", "a", "--out", "a", "--host", "localhost"); r.code != 0 {
+		t.Fatal(r)
+	}
+	subject := func(flag, path string) string {
+		out, err := tool(t, "openssl", "x509", "-noout", flag, "-nameopt", "multiline", "-in", filepath.Join(dir, path))
+		if err != nil {
+			t.Fatalf("openssl x509 %s %s: %v\n%s", flag, path, err, out)
+		}
+		_, cn, _ := strings.Cut(out, "commonName")
+		_, cn, _ = strings.Cut(cn, "= ")
+		cn, _, _ = strings.Cut(cn, "\n")
+		return cn
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := subject("-subject", "a/ca.crt"), subject("-subject", "b/ca.crt")
+	if a == b || !strings.HasPrefix(a, "webguard CA "+host+" ") || !strings.HasPrefix(b, "webguard CA "+host+" ") {
+		t.Errorf("CA names %q and %q: want distinct names starting with %q", a, b, "webguard CA "+host)
+	}
+	if issuer := subject("-issuer", "a/server.crt"); issuer != a {
+		t.Errorf("server certificate issued by %q, want %q", issuer, a)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(readCert(t, filepath.Join(dir, "b", "ca.crt")))
+	_, err = readCert(t, filepath.Join(dir, "a", "server.crt")).Verify(x509.VerifyOptions{Roots: roots, DNSName: "localhost"})
+	if err == nil || !strings.Contains(err.Error(), "unknown authority") || strings.Contains(err.Error(), "candidate authority") {
+		t.Errorf("verifying against the other CA: %v, want a plain unknown authority error", err)
+	}
+	if r := run(t, dir, "", "certs", "ca", "--out", "c", "--cn", "Ops CA"); r.code != 0 || subject("-subject", "c/ca.crt") != "Ops CA" {
+		t.Errorf("--cn did not name the CA: %s", r)
 	}
 }

@@ -47,6 +47,7 @@ func TestDocs(t *testing.T) {
 		{"make-a-password-hash.md", false, []string{"$2a$10$", "Password for user prometheus correct.", "$2a$12$", "webguard hash: empty password"}},
 		{"make-certificates.md", false, []string{"pki/server.crt: OK", "pki/client.crt: OK", "DNS:node1.example.org", "web.yml: OK", "already exists; use --force"}},
 		{"health-probes-without-a-password.md", true, []string{"Prometheus Server is Healthy.", "Prometheus Server is Ready.", "401 //-/healthy", "401 /-/healthy/../api/v1/status/config", "401 /-%2Fhealthy", "200 with the password"}},
+		{"serve-on-a-unix-socket.md", true, []string{"srw-rw---- socket", "node_load1 ", "\n401\n", "exit status 1\nanother process is listening\n200\n", "socket\n200\n", "\n0\n"}},
 		{"allow-clients-by-san-pattern.md", true, []string{`client_allowed_san_patterns[1]: pattern "*.org" would match names directly under a top-level domain`, "prom-1: admitted\nspiffe-prom: admitted\nnested: refused\nspiffe-app: refused\n", "sans=DNS:a.b.monitoring.example.org want="}},
 		{"revoke-a-client-certificate.md", true, []string{"web.yml: OK", "prometheus 200\nlaptop 200\n", "laptop refused, exit status", `msg="client refused"`, "subject=\"CN=laptop"}},
 		{"secure-an-exporter-you-cannot-change.md", true, []string{"node_load1 ", "\n401\n", "\n200\n", "SUCCESS", `msg="shutting down"`, "empty.yml turns on neither TLS"}},

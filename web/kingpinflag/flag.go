@@ -17,8 +17,9 @@ type FlagGroup interface {
 }
 
 // AddFlags defines --web.listen-address (repeatable; defaultAddress unless
-// given), --web.config.file and, on Linux, --web.systemd-socket on a, and
-// returns the web.FlagConfig they set once a is parsed.
+// given), --web.listen-socket-mode, --web.config.file and, on Linux,
+// --web.systemd-socket on a, and returns the web.FlagConfig they set once a
+// is parsed.
 func AddFlags(a FlagGroup, defaultAddress string) *web.FlagConfig {
 	systemd := new(bool)
 	if runtime.GOOS == "linux" {
@@ -27,8 +28,11 @@ func AddFlags(a FlagGroup, defaultAddress string) *web.FlagConfig {
 	}
 	return &web.FlagConfig{
 		WebListenAddresses: a.Flag("web.listen-address",
-			"Address to listen on, repeatable for several: host:port for HTTP (e.g. :9100 or [::1]:9100), vsock://:PORT for VM sockets.").
+			"Address to listen on, repeatable for several: host:port for HTTP (e.g. :9100 or [::1]:9100), unix:///PATH for a unix domain socket, vsock://:PORT for VM sockets.").
 			Default(defaultAddress).Strings(),
+		WebListenSocketMode: a.Flag("web.listen-socket-mode",
+			"File mode, in octal, of the unix sockets of unix:// listen addresses.").
+			Default("0660").String(),
 		WebSystemdSocket: systemd,
 		WebConfigFile: a.Flag("web.config.file",
 			"Web-config file (web.yml) enabling TLS, mutual TLS, basic auth, headers and rate limiting; empty serves plain HTTP.").

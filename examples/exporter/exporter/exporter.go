@@ -52,7 +52,7 @@ func New(opts Options) (*Exporter, error) {
 
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        "Example exporter",
-		Description: "A Prometheus exporter secured by webguard",
+		Description: "A Prometheus exporter built with webguard",
 		Version:     opts.Version,
 		Links:       []web.LandingLinks{{Address: "/metrics", Text: "Metrics"}},
 	})

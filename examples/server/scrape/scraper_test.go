@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -213,5 +214,74 @@ scrape_configs:
 	}
 	if err := s.Apply(cfg); err == nil {
 		t.Error("Apply after Stop succeeded")
+	}
+}
+
+// TestScraperTargetStartsLater starts the scraper before its target listens,
+// as a server and an exporter started together do: the target shows up
+// long before the (hour-long) interval, while a target that answers with an
+// error is not scraped again before its interval.
+func TestScraperTargetStartsLater(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := l.Addr().String()
+	l.Close() // nothing listens there until the target "starts" below
+
+	var refusals atomic.Int64
+	denying := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		refusals.Add(1)
+		http.Error(w, "Unauthorized", http.StatusUnauthorized)
+	}))
+	t.Cleanup(denying.Close)
+
+	cfg, err := ParseConfig([]byte(fmt.Sprintf(`
+scrape_configs:
+  - job_name: late
+    scrape_interval: 1h
+    static_configs: [{targets: ['%s']}]
+  - job_name: denying
+    scrape_interval: 1h
+    static_configs: [{targets: ['%s']}]
+`, late, strings.TrimPrefix(denying.URL, "http://"))), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewScraper(nil)
+	t.Cleanup(s.Stop)
+	if err := s.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	status := func(job string) TargetStatus {
+		for _, st := range s.Targets() {
+			if st.Job == job {
+				return st
+			}
+		}
+		t.Fatalf("no target of job %s", job)
+		return TargetStatus{}
+	}
+	waitScraped(t, s)
+	if st := status("late"); st.Health != HealthDown || !strings.Contains(st.LastError, "connection refused") {
+		t.Fatalf("before the target listens: %s, %q", st.Health, st.LastError)
+	}
+
+	l, err = net.Listen("tcp", late)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, exposition) })}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	deadline := time.Now().Add(20 * time.Second)
+	for status("late").Health != HealthUp {
+		if time.Now().After(deadline) {
+			t.Fatalf("target not up 20s after it started listening: %+v", status("late"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := refusals.Load(); n != 1 {
+		t.Errorf("the target answering 401 was scraped %d times, want once (its interval is an hour)", n)
 	}
 }
