@@ -140,6 +140,7 @@ func TestLandingPageSecurity(t *testing.T) {
 		{"TLS", p.tlsSection(), false, "Secured: served over TLS."},
 		{"TLS, credentials nobody checks", p.tlsSection(), true, "Secured: served over TLS."},
 		{"TLS and a password", p.tlsSection() + users, true, "Secured: served over TLS, behind a password."},
+		{"TLS, password on an unauthenticated path", p.tlsSection() + users + "http_server_config:\n  unauthenticated_paths: [/]\n", true, "Secured: served over TLS."},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h, err := NewLandingPage(LandingConfig{Name: "Exporter"})

@@ -29,8 +29,9 @@ func (s landingSecurity) status() string {
 
 // requestSecurity says how r reached the page: over TLS (as net/http
 // records it), and past a password check when the server runs a Guard with
-// basic_auth_users and r carries credentials (the Guard refuses requests
-// whose credentials do not verify, so those never get here).
+// basic_auth_users, r is not on one of its unauthenticated_paths and r
+// carries credentials (the Guard refuses requests whose credentials do not
+// verify, so those never get here).
 func requestSecurity(r *http.Request) landingSecurity {
 	var s landingSecurity
 	if r.TLS != nil {
@@ -39,8 +40,11 @@ func requestSecurity(r *http.Request) landingSecurity {
 	if len(r.Header["Authorization"]) == 1 {
 		srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
 		if srv != nil {
-			if h, ok := srv.Handler.(*guardHandler); ok && h.g.snap.Load().users != nil {
-				s |= landingPassword
+			if h, ok := srv.Handler.(*guardHandler); ok {
+				// On an unauthenticated path the credentials went unchecked.
+				if snap := h.g.snap.Load(); snap.users != nil && !snap.open.has(r) {
+					s |= landingPassword
+				}
 			}
 		}
 	}
