@@ -30,6 +30,21 @@ type listenLog struct {
 	msgs  []string
 }
 
+// listening waits for the runner to log the address it listens on and
+// returns it; done reports the runner returning first.
+func (l *listenLog) listening(t *testing.T, done <-chan error) string {
+	t.Helper()
+	select {
+	case a := <-l.addrs:
+		return a
+	case err := <-done:
+		t.Fatalf("run: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("not listening after 20s")
+	}
+	return ""
+}
+
 func (l *listenLog) Enabled(context.Context, slog.Level) bool { return true }
 func (l *listenLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
 func (l *listenLog) WithGroup(string) slog.Handler            { return l }
@@ -161,15 +176,7 @@ func TestRunnerWithCurl(t *testing.T) {
 		done <- r.run(ctx, []string{"--web.listen-address=127.0.0.1:0", "--web.config.file=" + webYML,
 			"--web.telemetry-path=/custom", "--web.max-requests=1"})
 	}()
-	var base string
-	select {
-	case a := <-logs.addrs:
-		base = "https://" + a
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("not listening after 20s")
-	}
+	base := "https://" + logs.listening(t, done)
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -247,15 +254,7 @@ func TestRunnerDisableExporterMetrics(t *testing.T) {
 	go func() {
 		done <- r.run(ctx, []string{"--web.listen-address=127.0.0.1:0", "--web.config.file=" + webYML, "--web.disable-exporter-metrics"})
 	}()
-	var base string
-	select {
-	case a := <-logs.addrs:
-		base = "https://" + a
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("not listening after 20s")
-	}
+	base := "https://" + logs.listening(t, done)
 	code, body := curl(t, caFile, "prometheus", base+"/metrics")
 	cancel()
 	if err := <-done; err != nil {
