@@ -46,6 +46,19 @@ type clientVerifier struct {
 	allowed string
 }
 
+// clientCANames lists the subjects of m's client CAs as "[A; B]", for
+// refusal lines; "" when there is no client CA.
+func clientCANames(m *config.TLSMaterial) string {
+	if m == nil || len(m.ClientCACerts) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(m.ClientCACerts))
+	for _, c := range m.ClientCACerts {
+		names = append(names, c.Subject.String())
+	}
+	return "[" + strings.Join(names, "; ") + "]"
+}
+
 // newClientVerifier returns the VerifyConnection hook for a TLS section and
 // the material loaded with it, or nil when there is nothing to check beyond
 // crypto/tls.
@@ -56,11 +69,7 @@ func newClientVerifier(t *config.TLSConfig, m *config.TLSMaterial) func(tls.Conn
 		v.roots = m.ClientCAs
 	}
 	if m != nil {
-		names := make([]string, 0, len(m.ClientCACerts))
-		for _, c := range m.ClientCACerts {
-			names = append(names, c.Subject.String())
-		}
-		v.caNames = "[" + strings.Join(names, "; ") + "]"
+		v.caNames = clientCANames(m)
 		for _, crl := range m.ClientCRLs {
 			if v.revoked == nil {
 				v.revoked = map[string]map[string]struct{}{}

@@ -107,15 +107,7 @@ func compileTLS(t *config.TLSConfig, m *config.TLSMaterial, http2 bool) (*served
 		tc.CurvePreferences = append(tc.CurvePreferences, tls.CurveID(c))
 	}
 	tc.VerifyConnection = newClientVerifier(t, m)
-	served := &servedTLS{config: tc, section: t, material: m, http2: http2}
-	if len(m.ClientCACerts) > 0 {
-		names := make([]string, 0, len(m.ClientCACerts))
-		for _, c := range m.ClientCACerts {
-			names = append(names, c.Subject.String())
-		}
-		served.clientCANames = "[" + strings.Join(names, "; ") + "]"
-	}
-	return served, nil
+	return &servedTLS{config: tc, section: t, material: m, http2: http2, clientCANames: clientCANames(m)}, nil
 }
 
 // nextProtos is what the server offers by ALPN.
