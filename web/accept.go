@@ -1,19 +1,30 @@
 package web
 
 import (
+	"context"
 	"crypto/tls"
+	"errors"
+	"io"
 	"net"
 	"net/http"
 	"slices"
+	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // guardListener is the listener Serve serves on: it decides TLS per accepted
 // connection from the snapshot current at that moment, so a reload that
 // switches TLS on (or, applied explicitly, off) changes the next connection,
-// and so does one that switches HTTP/2 on or off. net/http handshakes the
-// *tls.Conn it returns, with the server's timeouts, and serves h2 when ALPN
-// chose it.
+// and so does one that switches HTTP/2 on or off.
+//
+// It does the TLS handshakes itself, each on a goroutine of its own and
+// bounded as net/http bounds them, and hands net/http only handshaken
+// *tls.Conns (net/http's own HandshakeContext then has nothing to do, and
+// it serves h2 when ALPN chose it). That way a failed handshake reaches the
+// Guard as an error value rather than as a line of net/http's error log: a
+// chain crypto/tls refused still carries the client's certificate
+// (tls.CertificateVerificationError), which the refusal line shows.
 type guardListener struct {
 	net.Listener
 	g      *Guard
@@ -22,6 +33,35 @@ type guardListener struct {
 	// was made from: adjusted to the server once per reload, not per
 	// connection.
 	offer atomic.Pointer[offer]
+
+	start sync.Once
+	// ready passes connections (or the inner listener's errors) from the
+	// accept loop and the handshakes to Accept. It is unbuffered, so the
+	// loop waits for net/http to ask, as it would without us, and
+	// net/http's back-off after an error such as EMFILE still paces it.
+	ready chan accepted
+	// done is closed by Close; ctx is cancelled with it, which ends the
+	// handshakes in progress.
+	done   chan struct{}
+	ctx    context.Context
+	cancel context.CancelFunc
+	closed sync.Once
+}
+
+// accepted is a connection ready for net/http, or an error of the inner
+// listener's Accept.
+type accepted struct {
+	conn net.Conn
+	err  error
+}
+
+func newGuardListener(l net.Listener, g *Guard, server *servedServer) *guardListener {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &guardListener{
+		Listener: l, g: g, server: server,
+		ready: make(chan accepted), done: make(chan struct{}),
+		ctx: ctx, cancel: cancel,
+	}
 }
 
 type offer struct {
@@ -38,6 +78,10 @@ type servedServer struct {
 	// extra are the ALPN protocols of the server's own TLSConfig other
 	// than h2 and http/1.1 (acme-tls/1, say), offered after ours.
 	extra []string
+	// handshakeTimeout bounds a TLS handshake, as net/http would bound it
+	// (the shortest of ReadHeaderTimeout, ReadTimeout and WriteTimeout
+	// that is set); zero for no bound.
+	handshakeTimeout time.Duration
 	// serving counts the Serve calls running with the server.
 	serving int
 }
@@ -55,22 +99,116 @@ func newServedServer(server *http.Server) *servedServer {
 	return s
 }
 
-// Accept waits for the next connection and returns it as a *tls.Conn, not
-// yet handshaken, when the current config has TLS on, else as it is.
+// handshakeTimeout is the bound net/http puts on a TLS handshake of server.
+func handshakeTimeout(server *http.Server) time.Duration {
+	var d time.Duration
+	for _, t := range []time.Duration{server.ReadHeaderTimeout, server.ReadTimeout, server.WriteTimeout} {
+		if t > 0 && (d == 0 || t < d) {
+			d = t
+		}
+	}
+	return d
+}
+
+// Accept returns the next connection: a handshaken *tls.Conn when the
+// config had TLS on as it was accepted, else the connection as it is.
 func (l *guardListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	l.start.Do(func() { go l.acceptLoop() })
+	select {
+	case a := <-l.ready:
+		return a.conn, a.err
+	case <-l.done:
+		return nil, net.ErrClosed
 	}
-	t := l.g.snap.Load().tls
-	if t == nil {
-		return c, nil
+}
+
+// Close closes the inner listener and every connection accepted but not yet
+// handed to net/http, in a handshake or waiting for Accept.
+func (l *guardListener) Close() error {
+	l.closed.Do(func() {
+		close(l.done)
+		l.cancel()
+	})
+	return l.Listener.Close()
+}
+
+// acceptLoop accepts connections until the listener is closed, handing
+// plain ones to Accept and starting a handshake for each TLS one.
+func (l *guardListener) acceptLoop() {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			// net/http decides what an error means (it retries the
+			// temporary ones); a closed listener ends the loop.
+			if !l.deliver(accepted{err: err}) || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		t := l.g.snap.Load().tls
+		if t == nil {
+			if !l.deliver(accepted{conn: c}) {
+				c.Close()
+			}
+			continue
+		}
+		go l.handshake(c, t)
 	}
+}
+
+// deliver hands a to Accept; false when the listener closed first.
+func (l *guardListener) deliver(a accepted) bool {
+	select {
+	case l.ready <- a:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+// handshake runs the server side of a TLS handshake on c under t and hands
+// the connection to Accept, or logs and counts the failure and closes it.
+func (l *guardListener) handshake(c net.Conn, t *servedTLS) {
 	tc := tls.Server(c, l.config(t))
+	if d := l.server.handshakeTimeout; d > 0 {
+		c.SetDeadline(time.Now().Add(d))
+	}
+	if err := tc.HandshakeContext(l.ctx); err != nil {
+		var rh tls.RecordHeaderError
+		if errors.As(err, &rh) && rh.Conn != nil && looksLikeHTTP(rh.RecordHeader) {
+			// Plain HTTP on a TLS port: say so in plain HTTP, as
+			// net/http does.
+			io.WriteString(rh.Conn, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+			err = errPlainHTTP
+		}
+		if l.ctx.Err() == nil {
+			l.g.handshakeFailed(c.RemoteAddr().String(), err)
+		}
+		c.Close()
+		return
+	}
+	c.SetDeadline(time.Time{})
 	// The re-check of later requests (recheck.go) starts from what this
-	// connection is handshaken under.
+	// connection was handshaken under.
 	l.g.accepted.Store(net.Conn(tc), t)
-	return tc, nil
+	if !l.deliver(accepted{conn: tc}) {
+		l.g.accepted.Delete(net.Conn(tc))
+		tc.Close()
+	}
+}
+
+// errPlainHTTP is the failure of a handshake with a client that sent plain
+// HTTP; net/http's text for it.
+var errPlainHTTP = errors.New("client sent an HTTP request to an HTTPS server")
+
+// looksLikeHTTP reports whether the first five bytes of a connection, which
+// crypto/tls could not read as a TLS record header, start an HTTP request.
+func looksLikeHTTP(hdr [5]byte) bool {
+	switch string(hdr[:]) {
+	case "GET /", "HEAD ", "POST ", "PUT /", "OPTIO":
+		return true
+	}
+	return false
 }
 
 // config returns the tls.Config for a connection under t.

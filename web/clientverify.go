@@ -3,7 +3,6 @@ package web
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"math/big"
 	"strconv"
@@ -125,16 +124,7 @@ func (v *clientVerifier) verify(cs tls.ConnectionState) error {
 		}
 		var err error
 		if chains, err = leaf.Verify(opts); err != nil {
-			reason := handshakeOther
-			var ua x509.UnknownAuthorityError
-			var ci x509.CertificateInvalidError
-			switch {
-			case errors.As(err, &ua):
-				reason = handshakeUnknownCA
-			case errors.As(err, &ci) && ci.Reason == x509.Expired:
-				reason = handshakeExpired
-			}
-			return newCertRefusal(reason, leaf, "a certificate for client authentication issued by "+v.caNames, err)
+			return newCertRefusal(chainReason(err), leaf, "a certificate for client authentication issued by "+v.caNames, err)
 		}
 	}
 	if v.revoked != nil {
@@ -177,9 +167,8 @@ func (v *clientVerifier) matches(leaf *x509.Certificate) bool {
 	return false
 }
 
-// certRefusal is a handshake refused because of the client's certificate.
-// Its text, which is all that net/http's error log passes on, carries every
-// field in a form parseCertRefusal reads back.
+// certRefusal is a handshake refused because of the client's certificate:
+// what the refusal line shows of it, and why.
 type certRefusal struct {
 	reason  string
 	subject string
@@ -227,35 +216,13 @@ func (r *certRefusal) Error() string {
 
 func (r *certRefusal) Unwrap() error { return r.err }
 
-// parseCertRefusal reads the fields of a certRefusal back from text that
-// contains its Error(), in order, as key and value pairs.
-func parseCertRefusal(msg string) (fields []string, ok bool) {
-	i := strings.Index(msg, certRefusalPrefix)
-	if i < 0 {
-		return nil, false
+// attrs are the refusal's fields for its log line, after remote and reason.
+func (r *certRefusal) attrs() []any {
+	attrs := []any{"subject", r.subject, "serial", r.serial, "sans", r.sans, "want", r.want}
+	if r.err != nil {
+		attrs = append(attrs, "err", r.err.Error())
 	}
-	rest := msg[i+len(certRefusalPrefix):]
-	for rest != "" {
-		key, after, found := strings.Cut(rest, "=")
-		if !found || key == "" || strings.ContainsAny(key, " \"") {
-			return nil, false
-		}
-		var value string
-		if strings.HasPrefix(after, `"`) {
-			q, err := strconv.QuotedPrefix(after)
-			if err != nil {
-				return nil, false
-			}
-			value, _ = strconv.Unquote(q)
-			after = after[len(q):]
-		} else {
-			value, after, _ = strings.Cut(after, " ")
-			after = " " + after
-		}
-		fields = append(fields, key, value)
-		rest = strings.TrimPrefix(after, " ")
-	}
-	return fields, len(fields) >= 2 && fields[0] == "reason"
+	return attrs
 }
 
 // describeSANs lists the SANs of c as "DNS:a, IP:b, email:c, URI:d", at

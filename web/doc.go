@@ -78,8 +78,8 @@
 // never finishes; net/http lifts it once the body is read, so long responses
 // are not cut), and IdleTimeout 2 min unless ReadTimeout was set (net/http
 // then uses ReadTimeout). A connection that has not sent a request within
-// twice ReadHeaderTimeout is closed: net/http bounds an HTTP/1.1 client's
-// handshake and first request, but nothing bounds an HTTP/2 client that
+// twice ReadHeaderTimeout is closed: the handshake and an HTTP/1.1 client's
+// first request are bounded each, but nothing bounds an HTTP/2 client that
 // sends only the connection preface. WriteTimeout is left alone: a slow
 // scrape must be able to finish. Set any of these on the server to override
 // them; a negative ReadHeaderTimeout turns the first-request bound off.

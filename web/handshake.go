@@ -1,6 +1,7 @@
 package web
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"log"
@@ -9,8 +10,8 @@ import (
 )
 
 // errNoClientCert is returned by the VerifyConnection hook (see
-// clientVerifier); its text is what handshakeReason recognises in net/http's
-// error log. Other refusals of ours are certRefusals.
+// clientVerifier) for a client without a certificate. Other refusals of
+// ours are certRefusals.
 var errNoClientCert = errors.New("web: client_allowed_sans or client_allowed_san_patterns is set and the client presented no certificate")
 
 // sanSet is tls_server_config.client_allowed_sans: one exact match among the
@@ -56,80 +57,91 @@ func (set sanSet) match(leaf *x509.Certificate) bool {
 	return false
 }
 
-// handshakeReason classifies the error of a failed server handshake, as
-// net/http logs it, into one of the reason label values.
-func handshakeReason(msg string) string {
+// handshakeReason classifies the error of a failed server handshake into
+// one of the reason label values.
+func handshakeReason(err error) string {
+	var refusal *certRefusal
+	var unverified *tls.CertificateVerificationError
+	var rh tls.RecordHeaderError
 	switch {
-	case strings.Contains(msg, errNoClientCert.Error()),
-		strings.Contains(msg, "client didn't provide a certificate"):
+	case errors.Is(err, errNoClientCert),
+		strings.Contains(err.Error(), "client didn't provide a certificate"):
 		return handshakeNoClientCert
-	case strings.Contains(msg, certRefusalPrefix):
-		if f, ok := parseCertRefusal(msg); ok {
-			switch f[1] {
-			case handshakeUnknownCA, handshakeExpired, handshakeRevoked, handshakeSANNotAllowed:
-				return f[1]
-			}
+	case errors.As(err, &refusal):
+		switch refusal.reason {
+		case handshakeUnknownCA, handshakeExpired, handshakeRevoked, handshakeSANNotAllowed:
+			return refusal.reason
 		}
 		return handshakeOther
-	case strings.HasPrefix(msg, "remote error: "):
+	case errors.As(err, &unverified):
+		return chainReason(unverified.Err)
+	case errors.Is(err, errPlainHTTP), errors.As(err, &rh):
+		return handshakeProtocol
+	case strings.HasPrefix(err.Error(), "remote error: "):
 		// The client refused our certificate or hung up with an alert.
 		return handshakeOther
-	case strings.Contains(msg, "certificate signed by unknown authority"):
-		return handshakeUnknownCA
-	case strings.Contains(msg, "certificate has expired or is not yet valid"):
-		return handshakeExpired
-	case strings.Contains(msg, "failed to verify certificate"):
-		return handshakeOther
-	case strings.HasPrefix(msg, "tls: "),
-		strings.Contains(msg, "client sent an HTTP request to an HTTPS server"):
-		// Versions, cipher suites, curves, ALPN, not TLS at all.
+	case strings.HasPrefix(err.Error(), "tls: "):
+		// Versions, cipher suites, curves, ALPN.
 		return handshakeProtocol
 	}
 	// EOF, connection reset, handshake timeout.
 	return handshakeOther
 }
 
-// handshakePrefix starts the line net/http logs for a failed handshake.
-const handshakePrefix = "http: TLS handshake error from "
+// chainReason classifies an error of x509.Certificate.Verify on a client's
+// chain.
+func chainReason(err error) string {
+	var ua x509.UnknownAuthorityError
+	var ci x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &ua):
+		return handshakeUnknownCA
+	case errors.As(err, &ci) && ci.Reason == x509.Expired:
+		return handshakeExpired
+	}
+	return handshakeOther
+}
 
-// errorLog is the http.Server ErrorLog the Guard installs. net/http reports
-// failed TLS handshakes only there, as text: errorLog counts them by reason
-// and logs them through the Guard's logger. Every other line goes to the
-// server's own ErrorLog if it had one, else to the Guard's logger.
+// errorLog is the http.Server ErrorLog the Guard installs: its lines go to
+// the server's own ErrorLog if it had one, else to the Guard's logger.
 type errorLog struct {
-	g    *Guard
-	next *log.Logger
+	g *Guard
 }
 
 func newErrorLog(g *Guard, next *log.Logger) *log.Logger {
-	return log.New(&errorLog{g: g, next: next}, "", 0)
+	if next != nil {
+		return next
+	}
+	return log.New(&errorLog{g: g}, "", 0)
 }
 
 func (e *errorLog) Write(p []byte) (int, error) {
-	msg := strings.TrimSuffix(string(p), "\n")
-	if rest, ok := strings.CutPrefix(msg, handshakePrefix); ok {
-		remote, reason, _ := strings.Cut(rest, ": ")
-		e.g.handshakeFailed(remote, reason)
-		return len(p), nil
-	}
-	if e.next != nil {
-		e.next.Print(msg)
-	} else {
-		e.g.logger.Error("http server error", "err", msg)
-	}
+	e.g.logger.Error("http server error", "err", strings.TrimSuffix(string(p), "\n"))
 	return len(p), nil
 }
 
-func (g *Guard) handshakeFailed(remote, msg string) {
-	reason := handshakeReason(msg)
-	var caNames string
-	if strings.Contains(msg, "failed to verify certificate") {
+// handshakeFailed logs and counts a failed handshake from remote.
+func (g *Guard) handshakeFailed(remote string, err error) {
+	reason := handshakeReason(err)
+	var refusal *certRefusal
+	var unverified *tls.CertificateVerificationError
+	switch {
+	case errors.As(err, &refusal):
+	case errors.As(err, &unverified) && len(unverified.UnverifiedCertificates) > 0:
+		// crypto/tls refused the chain: say whose it was, and what the
+		// client CAs are.
+		var caNames string
 		if s := g.snap.Load(); s != nil && s.tls != nil {
 			caNames = s.tls.clientCANames
 		}
+		refusal = newCertRefusal(reason, unverified.UnverifiedCertificates[0], "a certificate for client authentication issued by "+caNames, err)
 	}
 	// The line, rate-limited, says who was refused and why; the metric,
 	// counted once the line is written, is what alerts are built on.
-	g.refusals.logHandshake(remote, reason, msg, caNames)
+	if refusal != nil {
+		g.refusals.logCert(remote, reason, refusal)
+	} else {
+		g.refusals.logHandshake(remote, reason, err)
+	}
 	g.metrics.handshakes.WithLabelValues(reason).Inc()
 }

@@ -2,6 +2,11 @@ package web
 
 import (
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"io"
+	"math/big"
 	"net/http"
 	"strings"
 	"testing"
@@ -193,7 +198,8 @@ func TestClientAuth(t *testing.T) {
 			if tt.withCA {
 				extra = append(extra, "client_ca_file: ca.crt")
 			}
-			g := newGuard(t, p.dir, p.tlsSection(extra...), nil)
+			logs, logger := newLogBuffer()
+			g := newGuard(t, p.dir, p.tlsSection(extra...), logger)
 			url, _ := startServing(t, g)
 			for _, c := range tt.clients {
 				t.Run(c.name, func(t *testing.T) {
@@ -215,6 +221,17 @@ func TestClientAuth(t *testing.T) {
 						t.Fatalf("admitted (%s), want refused for %s", resp.Status, c.reason)
 					}
 					eventuallyCount(t, c.reason+" failures", handshakeFailures(g, c.reason), before+1)
+					if c.cert == nil {
+						return
+					}
+					// Whoever refused the chain, webguard or crypto/tls
+					// (under the Verify types), the line says whose it was.
+					cert := c.cert.Cert
+					if got := logs.lines(`msg="client refused"`, "reason="+c.reason,
+						`subject="`+cert.Subject.String()+`"`, "serial="+serialHex(cert.SerialNumber),
+						`sans=DNS:scraper.example`, `want="a certificate for client authentication issued by [CN=webguard CA,O=webguard]"`); len(got) != 1 {
+						t.Errorf("no refusal line naming the certificate:\n%s", strings.Join(logs.lines(""), "\n"))
+					}
 				})
 			}
 		})
@@ -291,25 +308,33 @@ func TestClientAllowedSANs(t *testing.T) {
 }
 
 func TestHandshakeReason(t *testing.T) {
-	for msg, want := range map[string]string{
-		"tls: client didn't provide a certificate": handshakeNoClientCert,
-		errNoClientCert.Error():                    handshakeNoClientCert,
-		"web: client certificate refused: reason=san_not_allowed subject=\"CN=x\" serial=01 sans=\"none\" want=\"a SAN\"": handshakeSANNotAllowed,
-		"web: client certificate refused: reason=revoked subject=\"CN=x\" serial=01 sans=\"none\" want=\"\"":              handshakeRevoked,
-		"web: client certificate refused: reason=bogus subject=\"CN=x\"":                                                  handshakeOther,
-		"tls: failed to verify certificate: x509: certificate signed by unknown authority":                                handshakeUnknownCA,
-		"tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time":              handshakeExpired,
-		"tls: failed to verify certificate: x509: certificate specifies an incompatible key usage":                        handshakeOther,
-		"tls: client offered only unsupported versions: [302 301]":                                                        handshakeProtocol,
-		"tls: no cipher suite supported by both client and server; client offered: [c02b]":                                handshakeProtocol,
-		"tls: first record does not look like a TLS handshake":                                                            handshakeProtocol,
-		"client sent an HTTP request to an HTTPS server":                                                                  handshakeProtocol,
-		"remote error: tls: unknown certificate authority":                                                                handshakeOther,
-		"EOF": handshakeOther,
-		"read tcp 127.0.0.1:1->127.0.0.1:2: i/o timeout": handshakeOther,
+	leaf := &x509.Certificate{Subject: pkix.Name{CommonName: "x"}, SerialNumber: big.NewInt(1)}
+	refusal := func(reason string) error { return newCertRefusal(reason, leaf, "", nil) }
+	unverified := func(err error) error {
+		return &tls.CertificateVerificationError{UnverifiedCertificates: []*x509.Certificate{leaf}, Err: err}
+	}
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{errors.New("tls: client didn't provide a certificate"), handshakeNoClientCert},
+		{errNoClientCert, handshakeNoClientCert},
+		{refusal(handshakeSANNotAllowed), handshakeSANNotAllowed},
+		{refusal(handshakeRevoked), handshakeRevoked},
+		{refusal("bogus"), handshakeOther},
+		{unverified(x509.UnknownAuthorityError{}), handshakeUnknownCA},
+		{unverified(x509.CertificateInvalidError{Cert: leaf, Reason: x509.Expired}), handshakeExpired},
+		{unverified(x509.CertificateInvalidError{Cert: leaf, Reason: x509.IncompatibleUsage}), handshakeOther},
+		{errors.New("tls: client offered only unsupported versions: [302 301]"), handshakeProtocol},
+		{errors.New("tls: no cipher suite supported by both client and server; client offered: [c02b]"), handshakeProtocol},
+		{tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}, handshakeProtocol},
+		{errPlainHTTP, handshakeProtocol},
+		{errors.New("remote error: tls: unknown certificate authority"), handshakeOther},
+		{io.EOF, handshakeOther},
+		{errors.New("read tcp 127.0.0.1:1->127.0.0.1:2: i/o timeout"), handshakeOther},
 	} {
-		if got := handshakeReason(msg); got != want {
-			t.Errorf("handshakeReason(%q) = %s, want %s", msg, got, want)
+		if got := handshakeReason(c.err); got != c.want {
+			t.Errorf("handshakeReason(%v) = %s, want %s", c.err, got, c.want)
 		}
 	}
 }

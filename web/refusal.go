@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 )
@@ -106,29 +105,20 @@ func (l *refusalLog) logStale(remote string, err error) {
 	l.write(slog.LevelInfo, remote, refusedStale, "err", err.Error())
 }
 
-// logHandshake logs a failed TLS handshake from net/http's error text msg.
-// A refusal of our own (certRefusal) gives the certificate's subject,
-// serial and SANs and what was wanted; crypto/tls's own verification
-// failures give its error and the client CAs wanted (caNames, "" when none).
-// Failures that refuse nobody in particular (the peer hung up, timeouts)
-// are logged at debug, unlimited by the rate but also unseen by default.
-func (l *refusalLog) logHandshake(remote, reason, msg, caNames string) {
-	if fields, ok := parseCertRefusal(msg); ok {
-		attrs := make([]any, 0, len(fields)-2)
-		for i := 2; i+1 < len(fields); i += 2 {
-			attrs = append(attrs, fields[i], fields[i+1])
-		}
-		l.write(slog.LevelInfo, remote, reason, attrs...)
+// logCert logs a handshake refused because of the client's certificate,
+// with what it carries and what was wanted.
+func (l *refusalLog) logCert(remote, reason string, r *certRefusal) {
+	l.write(slog.LevelInfo, remote, reason, r.attrs()...)
+}
+
+// logHandshake logs a failed TLS handshake that refused no certificate in
+// particular: no certificate, or no protocol in common. Failures that
+// refuse nobody (the peer hung up, timeouts) are logged at debug,
+// unlimited by the rate but also unseen by default.
+func (l *refusalLog) logHandshake(remote, reason string, err error) {
+	if reason == handshakeOther {
+		l.logger.Debug("TLS handshake failed", "remote", remote, "reason", reason, "err", err.Error())
 		return
 	}
-	certificate := strings.Contains(msg, "failed to verify certificate") || reason == handshakeNoClientCert
-	if reason == handshakeOther && !certificate {
-		l.logger.Debug("TLS handshake failed", "remote", remote, "reason", reason, "err", msg)
-		return
-	}
-	attrs := []any{"err", msg}
-	if certificate && caNames != "" && reason != handshakeNoClientCert {
-		attrs = append(attrs, "want", "a certificate for client authentication issued by "+caNames)
-	}
-	l.write(slog.LevelInfo, remote, reason, attrs...)
+	l.write(slog.LevelInfo, remote, reason, "err", err.Error())
 }

@@ -23,11 +23,12 @@ import (
 // at zero (ReadHeaderTimeout 10s, ReadTimeout 1m, IdleTimeout 2m unless
 // ReadTimeout was set) and closes connections that send no request within
 // twice ReadHeaderTimeout, wraps server.ConnContext to re-check connections
-// opened under an earlier config, and routes server.ErrorLog through the
-// Guard to count failed handshakes (lines that are not about handshakes
-// still reach the server's own ErrorLog). HTTP/2 is offered when the config
-// has it on and the server can serve it (see http.Server.Protocols and
-// TLSNextProto).
+// opened under an earlier config, and sends server.ErrorLog's lines to the
+// Guard's logger when the server has no ErrorLog of its own. The Guard does
+// the TLS handshakes itself, bounded as net/http bounds them (by the
+// shortest of ReadHeaderTimeout, ReadTimeout and WriteTimeout), and logs
+// and counts each failed one. HTTP/2 is offered when the config has it on
+// and the server can serve it (see http.Server.Protocols and TLSNextProto).
 // Later Serve calls with the same server, concurrent or not, change
 // nothing, so one server can serve several listeners.
 //
@@ -48,7 +49,7 @@ func (g *Guard) Serve(l net.Listener, server *http.Server) error {
 	if s.tls != nil && s.tls.http2 && !served.h2 {
 		g.logger.Warn("the http.Server cannot serve HTTP/2 (Protocols or TLSNextProto), so it is not offered although the web config has http2 on", "address", l.Addr().String())
 	}
-	return server.Serve(&guardListener{Listener: l, g: g, server: served})
+	return server.Serve(newGuardListener(l, g, served))
 }
 
 // begin prepares server once and counts a running Serve, starting the file
@@ -74,6 +75,7 @@ func (g *Guard) begin(server *http.Server) (*servedServer, error) {
 			applyTimeouts(server)
 			server.ErrorLog = newErrorLog(g, server.ErrorLog)
 		}
+		served.handshakeTimeout = handshakeTimeout(server)
 	}
 	served.serving++
 	g.serving++

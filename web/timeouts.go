@@ -13,8 +13,8 @@ import (
 // hold a connection, a goroutine and its buffers without making progress.
 const (
 	// defaultReadHeaderTimeout becomes ReadHeaderTimeout. It also bounds TLS
-	// handshakes, which net/http otherwise lets a silent client hold open
-	// forever.
+	// handshakes (as the shortest timeout set), which a silent client
+	// could otherwise hold open forever.
 	defaultReadHeaderTimeout = 10 * time.Second
 	// defaultIdleTimeout becomes IdleTimeout: longer than the usual scrape
 	// intervals (up to a minute), so a scraper keeps its connection.
@@ -36,10 +36,10 @@ const (
 //   - ReadTimeout, when zero, becomes defaultReadTimeout, so a request body
 //     that never finishes is given up on;
 //   - a connection that has not sent a request that reaches the Guard's
-//     handler within twice ReadHeaderTimeout of being accepted is closed.
-//     net/http bounds an HTTP/1.1 client's TLS handshake and first request
-//     headers with ReadHeaderTimeout each, but after an HTTP/2 client's
-//     preface nothing does until IdleTimeout. A negative ReadHeaderTimeout
+//     handler within twice ReadHeaderTimeout of its handshake is closed.
+//     The Guard's listener bounds the TLS handshake and net/http an
+//     HTTP/1.1 client's first request headers, with ReadHeaderTimeout each,
+//     but after an HTTP/2 client's preface nothing does until IdleTimeout. A negative ReadHeaderTimeout
 //     turns this off.
 //
 // It chains any ConnContext and ConnState the server has.
