@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -40,12 +39,15 @@ type guardListener struct {
 	// loop waits for net/http to ask, as it would without us, and
 	// net/http's back-off after an error such as EMFILE still paces it.
 	ready chan accepted
-	// done is closed by Close; ctx is cancelled with it, which ends the
-	// handshakes in progress.
-	done   chan struct{}
-	ctx    context.Context
-	cancel context.CancelFunc
-	closed sync.Once
+	// done is closed by Close.
+	done chan struct{}
+
+	// mu guards shaking, the connections in a handshake, which Close
+	// closes, and closed. (A context cancelled by Close would do the
+	// same, at the price of a goroutine per handshake watching it.)
+	mu      sync.Mutex
+	shaking map[net.Conn]struct{}
+	closed  bool
 }
 
 // accepted is a connection ready for net/http, or an error of the inner
@@ -56,11 +58,10 @@ type accepted struct {
 }
 
 func newGuardListener(l net.Listener, g *Guard, server *servedServer) *guardListener {
-	ctx, cancel := context.WithCancel(context.Background())
 	return &guardListener{
 		Listener: l, g: g, server: server,
 		ready: make(chan accepted), done: make(chan struct{}),
-		ctx: ctx, cancel: cancel,
+		shaking: map[net.Conn]struct{}{},
 	}
 }
 
@@ -125,11 +126,37 @@ func (l *guardListener) Accept() (net.Conn, error) {
 // Close closes the inner listener and every connection accepted but not yet
 // handed to net/http, in a handshake or waiting for Accept.
 func (l *guardListener) Close() error {
-	l.closed.Do(func() {
+	l.mu.Lock()
+	if !l.closed {
+		l.closed = true
 		close(l.done)
-		l.cancel()
-	})
+		for c := range l.shaking {
+			c.Close()
+		}
+	}
+	l.mu.Unlock()
 	return l.Listener.Close()
+}
+
+// track adds c to the connections in a handshake; false when the listener
+// is closed.
+func (l *guardListener) track(c net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.shaking[c] = struct{}{}
+	return true
+}
+
+// untrack removes c from the connections in a handshake and reports
+// whether the listener is still open.
+func (l *guardListener) untrack(c net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.shaking, c)
+	return !l.closed
 }
 
 // acceptLoop accepts connections until the listener is closed, handing
@@ -169,11 +196,17 @@ func (l *guardListener) deliver(a accepted) bool {
 // handshake runs the server side of a TLS handshake on c under t and hands
 // the connection to Accept, or logs and counts the failure and closes it.
 func (l *guardListener) handshake(c net.Conn, t *servedTLS) {
+	if !l.track(c) {
+		c.Close()
+		return
+	}
 	tc := tls.Server(c, l.config(t))
 	if d := l.server.handshakeTimeout; d > 0 {
 		c.SetDeadline(time.Now().Add(d))
 	}
-	if err := tc.HandshakeContext(l.ctx); err != nil {
+	err := tc.Handshake()
+	open := l.untrack(c)
+	if err != nil {
 		var rh tls.RecordHeaderError
 		if errors.As(err, &rh) && rh.Conn != nil && looksLikeHTTP(rh.RecordHeader) {
 			// Plain HTTP on a TLS port: say so in plain HTTP, as
@@ -181,7 +214,7 @@ func (l *guardListener) handshake(c net.Conn, t *servedTLS) {
 			io.WriteString(rh.Conn, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
 			err = errPlainHTTP
 		}
-		if l.ctx.Err() == nil {
+		if open {
 			l.g.handshakeFailed(c.RemoteAddr().String(), err)
 		}
 		c.Close()
