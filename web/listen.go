@@ -15,11 +15,14 @@ import (
 // vsockScheme starts a listen address served over VM sockets.
 const vsockScheme = "vsock://"
 
-// listen opens what flags asks for: the sockets systemd passed when
-// WebSystemdSocket is set, else one listener per listen address (TCP, a unix
-// socket for "unix:///PATH", or vsock for "vsock://[CID]:PORT"), else
-// fallback (an http.Server's Addr). On error it closes what it opened.
-func listen(flags *FlagConfig, fallback string) ([]net.Listener, error) {
+// OpenListeners opens what flags asks for, as ListenAndServe does: the
+// sockets systemd passed when WebSystemdSocket is set, else one listener
+// per listen address (TCP, a unix socket for "unix:///PATH", or vsock for
+// "vsock://[CID]:PORT"), else fallback (an http.Server's Addr). On error it
+// closes what it opened. It is for programs that wrap the listeners before
+// handing them to ServeMultiple; the listeners must stay plain (not
+// tls.Listeners).
+func OpenListeners(flags *FlagConfig, fallback string) ([]net.Listener, error) {
 	if flags != nil && flags.WebSystemdSocket != nil && *flags.WebSystemdSocket {
 		return systemdListeners()
 	}

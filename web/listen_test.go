@@ -73,7 +73,7 @@ func TestListenVsock(t *testing.T) {
 }
 
 func TestListenErrors(t *testing.T) {
-	if _, err := listen(nil, ""); err == nil || !strings.Contains(err.Error(), "no listen address") {
+	if _, err := OpenListeners(nil, ""); err == nil || !strings.Contains(err.Error(), "no listen address") {
 		t.Errorf("no address: %v", err)
 	}
 	// A second address that cannot be opened closes the first.
@@ -83,16 +83,16 @@ func TestListenErrors(t *testing.T) {
 	}
 	defer taken.Close()
 	addrs := []string{"127.0.0.1:0", taken.Addr().String()}
-	_, err = listen(&FlagConfig{WebListenAddresses: &addrs}, "")
+	_, err = OpenListeners(&FlagConfig{WebListenAddresses: &addrs}, "")
 	if err == nil || !strings.Contains(err.Error(), "web: listen on "+taken.Addr().String()) {
 		t.Errorf("taken address: %v", err)
 	}
 	off := false
-	if _, err := listen(&FlagConfig{WebSystemdSocket: &off, WebListenAddresses: &addrs}, ""); err == nil {
+	if _, err := OpenListeners(&FlagConfig{WebSystemdSocket: &off, WebListenAddresses: &addrs}, ""); err == nil {
 		t.Error("WebSystemdSocket=false should listen on the addresses")
 	}
 	on := true
-	if _, err := listen(&FlagConfig{WebSystemdSocket: &on}, ""); err == nil || !strings.Contains(err.Error(), "systemd passed no listening") {
+	if _, err := OpenListeners(&FlagConfig{WebSystemdSocket: &on}, ""); err == nil || !strings.Contains(err.Error(), "systemd passed no listening") {
 		t.Errorf("systemd without sockets: %v", err)
 	}
 }
@@ -411,7 +411,7 @@ func TestListenUnixSocketLeftBehind(t *testing.T) {
 		{"unix://" + filepath.Join(dir, "missing", "x.sock"), "", "web: listen on unix://"},
 	} {
 		addrs := []string{tt.addr}
-		if _, err := listen(&FlagConfig{WebListenAddresses: &addrs, WebListenSocketMode: &tt.mode}, ""); err == nil || !strings.Contains(err.Error(), tt.err) {
+		if _, err := OpenListeners(&FlagConfig{WebListenAddresses: &addrs, WebListenSocketMode: &tt.mode}, ""); err == nil || !strings.Contains(err.Error(), tt.err) {
 			t.Errorf("%s with mode %q: %v, want %q", tt.addr, tt.mode, err, tt.err)
 		}
 	}

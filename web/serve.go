@@ -130,7 +130,7 @@ func (g *Guard) ListenAndServe(server *http.Server, flags *FlagConfig) error {
 	if server == nil {
 		return errors.New("web: nil *http.Server")
 	}
-	ls, err := listen(flags, server.Addr)
+	ls, err := OpenListeners(flags, server.Addr)
 	if err != nil {
 		return err
 	}

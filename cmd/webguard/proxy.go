@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -153,8 +154,18 @@ func (c *cli) proxy(args []string) int {
 			return g.Reload()
 		}
 	}
-	server := &http.Server{Handler: rt}
-	return serveUntilSignal(g, server, o.web, sigs, reload, logger)
+	ls, err := web.OpenListeners(o.web, "")
+	if err != nil {
+		logger.Error("cannot serve", "err", err)
+		return exitProblem
+	}
+	// Each client connection can hold a response's writes back and send
+	// them at once (see coalescingConn).
+	for i, l := range ls {
+		ls[i] = coalescingListener{l}
+	}
+	server := &http.Server{Handler: rt, ConnContext: coalescingContext}
+	return serveUntilSignal(g, server, ls, sigs, reload, logger)
 }
 
 // upstreamTLS compiles the --upstream.* files for the https upstreams and
@@ -224,9 +235,9 @@ func (s signals) stop() {
 
 // serveUntilSignal serves until SIGINT or SIGTERM (then shuts down
 // gracefully) or until serving fails; SIGHUP reloads the config.
-func serveUntilSignal(g *web.Guard, server *http.Server, flags *web.FlagConfig, sigs signals, reload func() error, logger *slog.Logger) int {
+func serveUntilSignal(g *web.Guard, server *http.Server, ls []net.Listener, sigs signals, reload func() error, logger *slog.Logger) int {
 	done := make(chan error, 1)
-	go func() { done <- g.ListenAndServe(server, flags) }()
+	go func() { done <- g.ServeMultiple(ls, server) }()
 	for {
 		select {
 		case <-sigs.hup:

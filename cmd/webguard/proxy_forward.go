@@ -150,9 +150,19 @@ func (f *forwarder) roundTrip(w http.ResponseWriter, r *http.Request, uc *upstre
 	if rerr == io.EOF && resp.ContentLength < 0 && r.Method != http.MethodHead && bodyAllowed(resp.StatusCode) {
 		hdr["Content-Length"] = []string{strconv.Itoa(n)}
 	}
+	// The head and the first buffer go to the client in one write.
+	held := holdWrites(r)
 	w.WriteHeader(resp.StatusCode)
 	if n > 0 {
 		_, err = w.Write(buf[:n])
+	}
+	if held != nil {
+		if err == nil {
+			err = http.NewResponseController(w).Flush()
+		}
+		if rerr := held.release(); err == nil {
+			err = rerr
+		}
 	}
 	if err == nil && rerr == nil {
 		err = copyBody(w, resp.Body, buf)
