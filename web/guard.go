@@ -34,6 +34,12 @@ type Options struct {
 	// refused with 429 (10 a minute by default). The zero value gives the
 	// defaults documented on bcrypt.VerifierOptions.
 	Verifier bcrypt.VerifierOptions
+	// Require, when set, vets every config before it is served, the first
+	// one included: an error refuses the config as one that does not
+	// compile would be refused. New fails with it; a reload, explicit or
+	// not, logs it and keeps serving the last good config. webguard proxy
+	// uses it to never forward without TLS or basic auth.
+	Require func(*config.Config) error
 }
 
 // Guard serves HTTP under a web config: TLS and mutual TLS, basic
@@ -52,8 +58,9 @@ type Options struct {
 // A Guard is safe for concurrent use. One Guard may serve several listeners
 // and several servers.
 type Guard struct {
-	path   string
-	logger *slog.Logger
+	path    string
+	require func(*config.Config) error // Options.Require, or nil
+	logger  *slog.Logger
 
 	snap     atomic.Pointer[snapshot]
 	verifier verifier
@@ -106,6 +113,7 @@ func New(opts Options) (*Guard, error) {
 	}
 	g := &Guard{
 		path:     opts.ConfigFile,
+		require:  opts.Require,
 		logger:   opts.Logger,
 		verifier: bcrypt.NewVerifier(opts.Verifier),
 		refresh:  make(chan struct{}, 1),
@@ -117,11 +125,7 @@ func New(opts Options) (*Guard, error) {
 	g.refusals = newRefusalLog(g.logger)
 	g.reload.source = opts.Config
 	g.inMemory.Store(opts.Config != nil)
-	cfg, err := g.load()
-	if err != nil {
-		return nil, err
-	}
-	s, err := compile(cfg)
+	s, err := g.compileSource()
 	if err != nil {
 		return nil, err
 	}

@@ -210,10 +210,17 @@ func (g *Guard) load() (*config.Config, error) {
 	return &config.Config{}, nil
 }
 
+// compileSource loads the config, vets it with Options.Require and
+// compiles it.
 func (g *Guard) compileSource() (*snapshot, error) {
 	cfg, err := g.load()
 	if err != nil {
 		return nil, err
+	}
+	if g.require != nil {
+		if err := g.require(cfg); err != nil {
+			return nil, err
+		}
 	}
 	return compile(cfg)
 }

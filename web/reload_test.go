@@ -1232,3 +1232,35 @@ func TestUpdateWithoutConfig(t *testing.T) {
 	}
 	watchEventually(t, "the rotated certificate", func() bool { return e.servedSerial() == next.Cert.SerialNumber.String() })
 }
+
+// TestRequire: Options.Require vets the first config and every reload,
+// explicit or not; a config it refuses is not served.
+func TestRequire(t *testing.T) {
+	p := newTestPKI(t)
+	errNoUsers := errors.New("no basic_auth_users")
+	require := func(cfg *config.Config) error {
+		if len(cfg.Users) == 0 {
+			return errNoUsers
+		}
+		return nil
+	}
+	if _, err := New(Options{ConfigFile: putFile(t, p.dir, "first.yml", p.tlsSection()), Require: require}); !errors.Is(err, errNoUsers) {
+		t.Fatalf("New with a refused config: %v", err)
+	}
+
+	withUsers := p.tlsSection() + "basic_auth_users:\n  alice: " + testHash(t, "pw") + "\n"
+	logs, logger := newLogBuffer()
+	g := newGuardWith(t, p.dir, withUsers, Options{Logger: logger, Require: require})
+	url, _ := startServing(t, g)
+	c := p.httpClient(nil)
+	mustGet(t, c, url, http.StatusUnauthorized)
+	putFile(t, p.dir, "web.yml", p.tlsSection())
+	eventuallyCount(t, "failed reloads", func() float64 {
+		return float64(len(logs.lines(`msg="web config reload failed; serving the previous config"`, `err="no basic_auth_users"`)))
+	}, 1)
+	if err := g.Reload(); !errors.Is(err, errNoUsers) {
+		t.Fatalf("explicit Reload of a refused config: %v", err)
+	}
+	mustGet(t, c, url, http.StatusUnauthorized)
+	mustGet(t, c, url, http.StatusOK, basicAuth("alice", "pw"))
+}

@@ -30,8 +30,8 @@ each upstream to 127.0.0.1 or a unix socket so that it is reachable only
 through the proxy.
 
 The web-config file must turn on TLS or basic auth: the proxy refuses to
-start on one that does neither (an empty file, say), unless
---insecure-no-protection is given, and then warns on every start.
+start on one that does neither (an empty file, say), or to reload into one,
+unless --insecure-no-protection is given, and then warns on every start.
 
 Requests that pass are forwarded with the path and query unchanged, without
 the client's Authorization header and the hop-by-hop headers, and with
@@ -96,26 +96,24 @@ func (c *cli) proxy(args []string) int {
 	sigs := notifySignals()
 	defer sigs.stop()
 
-	var g *web.Guard
-	if *o.web.WebConfigFile != "" {
-		var err error
-		g, err = web.New(web.Options{ConfigFile: *o.web.WebConfigFile, Logger: logger})
-		if err != nil {
-			for _, e := range leaves(err) {
-				fmt.Fprintln(c.stderr, e)
-			}
-			return exitProblem
+	// Unless told otherwise, no config the proxy serves, the first or a
+	// reload, may leave it forwarding plain HTTP to anyone.
+	opts := web.Options{ConfigFile: *o.web.WebConfigFile, Logger: logger}
+	if !o.insecure {
+		opts.Require = requireProtection
+	}
+	g, err := web.New(opts)
+	if errors.Is(err, errUnprotected) {
+		return c.fail(cmd, "%s %v", configName(*o.web.WebConfigFile), err)
+	}
+	if err != nil {
+		for _, e := range leaves(err) {
+			fmt.Fprintln(c.stderr, e)
 		}
-	} else {
-		g, _ = web.New(web.Options{Logger: logger}) // no file: cannot fail
+		return exitProblem
 	}
 	defer g.Close()
-	if protected, err := isProtected(g, *o.web.WebConfigFile); err != nil {
-		return c.fail(cmd, "%v", err)
-	} else if !protected {
-		if !o.insecure {
-			return c.fail(cmd, "%s turns on neither TLS (tls_server_config) nor basic auth (basic_auth_users): the proxy would forward plain HTTP to anyone who can reach it; configure one, or pass --insecure-no-protection", configName(*o.web.WebConfigFile))
-		}
+	if o.insecure && !isProtected(*o.web.WebConfigFile) {
 		logger.Warn("serving without TLS or basic auth: anyone who can reach the proxy gets the upstream (--insecure-no-protection)", "file", *o.web.WebConfigFile)
 	}
 
@@ -192,20 +190,30 @@ func (o *proxyOptions) upstreamTLS(ups []*upstream, logger *slog.Logger) (*upstr
 	return t, nil
 }
 
-// isProtected reports whether the Guard serves TLS or the config file
-// asks for passwords.
-func isProtected(g *web.Guard, file string) (bool, error) {
-	if g.TLSConfig() != nil {
-		return true, nil
+// errUnprotected refuses a config that turns on neither TLS nor basic
+// auth; its text follows the config's name.
+var errUnprotected = errors.New("turns on neither TLS (tls_server_config) nor basic auth (basic_auth_users): the proxy would forward plain HTTP to anyone who can reach it; configure one, or pass --insecure-no-protection")
+
+// requireProtection is the proxy's web.Options.Require: a config must turn
+// on TLS or basic auth.
+func requireProtection(cfg *config.Config) error {
+	if cfg.TLS.IsEnabled() || len(cfg.Users) > 0 {
+		return nil
 	}
-	if file == "" {
-		return false, nil
+	return errUnprotected
+}
+
+// isProtected reports whether the config file (none: an empty config)
+// turns on TLS or basic auth.
+func isProtected(file string) bool {
+	cfg := &config.Config{}
+	if file != "" {
+		var err error
+		if cfg, err = config.Load(file); err != nil {
+			return false
+		}
 	}
-	cfg, err := config.Load(file)
-	if err != nil {
-		return false, err
-	}
-	return len(cfg.Users) > 0, nil
+	return requireProtection(cfg) == nil
 }
 
 func configName(file string) string {

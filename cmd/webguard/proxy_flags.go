@@ -43,7 +43,7 @@ func newProxyCommand() (*command, *proxyOptions) {
 	cmd.flags.StringVar(&o.keyFile, "upstream.key-file", "", "private key (PEM `FILE`) of --upstream.cert-file")
 	cmd.flags.StringVar(&o.tlsName, "upstream.server-name", "", "`NAME` the https upstreams' certificates must carry; default: each URL's host")
 	cmd.flags.BoolVar(&o.allowUpgrade, "upstream.allow-upgrade", false, "forward Upgrade requests (WebSocket, h2c); after the switch, bytes pass unchecked for the rest of the connection")
-	cmd.flags.BoolVar(&o.insecure, "insecure-no-protection", false, "start even when the web-config file turns on neither TLS nor basic auth, forwarding plain HTTP to anyone (warned at every start)")
+	cmd.flags.BoolVar(&o.insecure, "insecure-no-protection", false, "start (and reload) even when the web-config file turns on neither TLS nor basic auth, forwarding plain HTTP to anyone (warned at every start)")
 	cmd.flags.StringVar(&o.telemetryPath, "web.telemetry-path", "", "serve webguard's own metrics (reloads, certificate expiry, failed logins) at this `PATH`, behind the same authentication, instead of forwarding it; empty: off")
 	cmd.flags.Var(o.logLevel, "log.level", "log `LEVEL`: debug, info, warn or error")
 	cmd.flags.Var(o.logFormat, "log.format", "log `FORMAT`: logfmt or json")

@@ -150,13 +150,19 @@ func (p *proxyProc) stop(t *testing.T) {
 // waitLog waits (bounded) until the logs contain s.
 func (p *proxyProc) waitLog(t *testing.T, s string) {
 	t.Helper()
+	p.waitCount(t, s, 1)
+}
+
+// waitCount waits until the logs show s at least n times.
+func (p *proxyProc) waitCount(t *testing.T, s string, n int) {
+	t.Helper()
 	for range 400 {
-		if strings.Contains(p.logs.String(), s) {
+		if strings.Count(p.logs.String(), s) >= n {
 			return
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
-	t.Fatalf("logs never showed %q:\n%s", s, p.logs)
+	t.Fatalf("logs never showed %q %d times:\n%s", s, n, p.logs)
 }
 
 // upstream is an exporter stand-in that records the headers it receives.
@@ -439,12 +445,15 @@ func promTLSConfig(t *testing.T, out string) *tls.Config {
 }
 
 // TestProxySignals: a change that lowers security is held back by the file
-// watcher and applied by SIGHUP; SIGTERM stops the proxy with status 0.
+// watcher and applied by SIGHUP, unless it would leave the proxy without
+// TLS and basic auth, which not even SIGHUP applies; SIGTERM stops the
+// proxy with status 0.
 func TestProxySignals(t *testing.T) {
 	need(t, "curl")
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "web.yml")
-	writeTestFile(t, cfg, "basic_auth_users:\n  prometheus: "+hashOf(t, "s3cret", 4)+"\n", 0o600)
+	users := "basic_auth_users:\n  prometheus: " + hashOf(t, "s3cret", 4) + "\n"
+	writeTestFile(t, cfg, users, 0o600)
 	up := newUpstream(t)
 	p := startProxy(t, dir, "web.yml", up.URL, 2)
 	// The Guard logs the config's warnings once, with file, line and field.
@@ -459,14 +468,25 @@ func TestProxySignals(t *testing.T) {
 			t.Fatalf("%s without credentials: %d\n%s", a, code, out)
 		}
 	}
-	// Remove every user: the watcher must not apply that on its own.
+	// Remove every user: refused by the watcher, and by SIGHUP.
 	writeTestFile(t, cfg, "", 0o600)
-	p.waitLog(t, "held back")
-	if code, _, _ := curl(t, "http://"+p.addrs[0]+"/metrics"); code != 401 {
-		t.Fatalf("the emptied config was applied without SIGHUP: %d", code)
-	}
+	p.waitLog(t, `msg="web config reload failed; serving the previous config" file=web.yml err="turns on neither TLS`)
 	p.signal(t, syscall.SIGHUP)
 	p.waitLog(t, "SIGHUP")
+	p.waitCount(t, `msg="web config reload failed; serving the previous config"`, 2)
+	if code, _, _ := curl(t, "http://"+p.addrs[0]+"/metrics"); code != 401 {
+		t.Fatalf("the emptied config was applied: %d\n%s", code, p.logs)
+	}
+
+	// Open /metrics to anyone while keeping the users: a downgrade the
+	// watcher holds back and SIGHUP applies.
+	writeTestFile(t, cfg, users+"http_server_config:\n  unauthenticated_paths: [/metrics]\n", 0o600)
+	p.waitLog(t, "held back")
+	if code, _, _ := curl(t, "http://"+p.addrs[0]+"/metrics"); code != 401 {
+		t.Fatalf("the downgrade was applied without SIGHUP: %d", code)
+	}
+	p.signal(t, syscall.SIGHUP)
+	p.waitCount(t, `msg="SIGHUP: reloading the web config"`, 2)
 	var code int
 	for range 200 {
 		if code, _, _ = curl(t, "http://"+p.addrs[1]+"/metrics"); code == 200 {
