@@ -79,21 +79,10 @@ func (l *listenLog) logged(part string) bool {
 // returns the CA file and web.yml paths.
 func tlsFiles(t *testing.T, dir string) (caFile, webYML string) {
 	t.Helper()
-	ca, err := pki.NewCA(pki.Request{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := ca.Server(pki.Request{Hosts: []string{"127.0.0.1"}})
-	if err != nil {
+	if _, err := pki.WriteServerFiles(dir, "127.0.0.1"); err != nil {
 		t.Fatal(err)
 	}
 	caFile = filepath.Join(dir, "ca.crt")
-	if err := ca.WriteFiles(caFile, ""); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.WriteFiles(filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")); err != nil {
-		t.Fatal(err)
-	}
 	hash, err := bcrypt.Hash([]byte("secret"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)

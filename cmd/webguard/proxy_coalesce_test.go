@@ -49,15 +49,8 @@ func (l *countingListener) Accept() (net.Conn, error) {
 // streams on after its first buffer, whole.
 func TestProxyCoalescesResponseWrites(t *testing.T) {
 	dir := t.TempDir()
-	ca, err := pki.NewCA(pki.Request{})
+	ca, err := pki.WriteServerFiles(dir, "127.0.0.1")
 	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := ca.Server(pki.Request{Hosts: []string{"127.0.0.1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.WriteFiles(filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")); err != nil {
 		t.Fatal(err)
 	}
 	yml := filepath.Join(dir, "web.yml")

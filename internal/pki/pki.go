@@ -23,6 +23,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -141,6 +142,27 @@ func (c *Cert) WriteFiles(certPath, keyPath string) error {
 		}
 	}
 	return nil
+}
+
+// WriteServerFiles makes a CA and a server certificate for hosts signed by
+// it, and writes them to dir as ca.crt, server.crt and server.key: the
+// files of a web.yml with TLS. It returns the CA.
+func WriteServerFiles(dir string, hosts ...string) (*Cert, error) {
+	ca, err := NewCA(Request{})
+	if err != nil {
+		return nil, err
+	}
+	srv, err := ca.Server(Request{Hosts: hosts})
+	if err != nil {
+		return nil, err
+	}
+	if err := ca.WriteFiles(filepath.Join(dir, "ca.crt"), ""); err != nil {
+		return nil, err
+	}
+	if err := srv.WriteFiles(filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")); err != nil {
+		return nil, err
+	}
+	return ca, nil
 }
 
 func template(r Request) (*x509.Certificate, crypto.Signer, error) {
