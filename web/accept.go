@@ -38,7 +38,7 @@ type guardListener struct {
 	// accept loop and the handshakes to Accept. It is unbuffered, so the
 	// loop waits for net/http to ask, as it would without us, and
 	// net/http's back-off after an error such as EMFILE still paces it.
-	ready chan accepted
+	ready chan acceptResult
 	// done is closed by Close.
 	done chan struct{}
 
@@ -50,9 +50,9 @@ type guardListener struct {
 	closed  bool
 }
 
-// accepted is a connection ready for net/http, or an error of the inner
-// listener's Accept.
-type accepted struct {
+// acceptResult is a connection ready for net/http, or an error of the
+// inner listener's Accept.
+type acceptResult struct {
 	conn net.Conn
 	err  error
 }
@@ -60,7 +60,7 @@ type accepted struct {
 func newGuardListener(l net.Listener, g *Guard, server *servedServer) *guardListener {
 	return &guardListener{
 		Listener: l, g: g, server: server,
-		ready: make(chan accepted), done: make(chan struct{}),
+		ready: make(chan acceptResult), done: make(chan struct{}),
 		shaking: map[net.Conn]struct{}{},
 	}
 }
@@ -167,14 +167,14 @@ func (l *guardListener) acceptLoop() {
 		if err != nil {
 			// net/http decides what an error means (it retries the
 			// temporary ones); a closed listener ends the loop.
-			if !l.deliver(accepted{err: err}) || errors.Is(err, net.ErrClosed) {
+			if !l.deliver(acceptResult{err: err}) || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
 		}
 		t := l.g.snap.Load().tls
 		if t == nil {
-			if !l.deliver(accepted{conn: c}) {
+			if !l.deliver(acceptResult{conn: c}) {
 				c.Close()
 			}
 			continue
@@ -184,7 +184,7 @@ func (l *guardListener) acceptLoop() {
 }
 
 // deliver hands a to Accept; false when the listener closed first.
-func (l *guardListener) deliver(a accepted) bool {
+func (l *guardListener) deliver(a acceptResult) bool {
 	select {
 	case l.ready <- a:
 		return true
@@ -215,7 +215,7 @@ func (l *guardListener) handshake(c net.Conn, t *servedTLS) {
 			err = errPlainHTTP
 		}
 		if open {
-			l.g.handshakeFailed(c.RemoteAddr().String(), err)
+			l.g.handshakeFailed(c.RemoteAddr().String(), t, err)
 		}
 		c.Close()
 		return
@@ -224,7 +224,7 @@ func (l *guardListener) handshake(c net.Conn, t *servedTLS) {
 	// The re-check of later requests (recheck.go) starts from what this
 	// connection was handshaken under.
 	l.g.accepted.Store(net.Conn(tc), t)
-	if !l.deliver(accepted{conn: tc}) {
+	if !l.deliver(acceptResult{conn: tc}) {
 		l.g.accepted.Delete(net.Conn(tc))
 		tc.Close()
 	}

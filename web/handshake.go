@@ -120,8 +120,8 @@ func (e *errorLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// handshakeFailed logs and counts a failed handshake from remote.
-func (g *Guard) handshakeFailed(remote string, err error) {
+// handshakeFailed logs and counts a failed handshake from remote under t.
+func (g *Guard) handshakeFailed(remote string, t *servedTLS, err error) {
 	reason := handshakeReason(err)
 	var refusal *certRefusal
 	var unverified *tls.CertificateVerificationError
@@ -130,11 +130,7 @@ func (g *Guard) handshakeFailed(remote string, err error) {
 	case errors.As(err, &unverified) && len(unverified.UnverifiedCertificates) > 0:
 		// crypto/tls refused the chain: say whose it was, and what the
 		// client CAs are.
-		var caNames string
-		if s := g.snap.Load(); s != nil && s.tls != nil {
-			caNames = s.tls.clientCANames
-		}
-		refusal = newCertRefusal(reason, unverified.UnverifiedCertificates[0], "a certificate for client authentication issued by "+caNames, err)
+		refusal = newCertRefusal(reason, unverified.UnverifiedCertificates[0], "a certificate for client authentication issued by "+t.clientCANames, err)
 	}
 	// The line, rate-limited, says who was refused and why; the metric,
 	// counted once the line is written, is what alerts are built on.
