@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,8 +35,7 @@ func shellBlocks(page string) string {
 // TestDocs runs each operator page's shell session in an empty directory
 // with the built webguard first on PATH, and checks a few things it prints.
 func TestDocs(t *testing.T) {
-	bash := need(t, "bash")
-	for _, tool := range []string{"curl", "openssl", "htpasswd", "promtool", "prometheus", "prometheus-node-exporter", "systemd-socket-activate"} {
+	for _, tool := range []string{"bash", "curl", "openssl", "htpasswd", "promtool", "prometheus", "prometheus-node-exporter", "systemd-socket-activate"} {
 		need(t, tool)
 	}
 	tests := []struct {
@@ -64,38 +64,71 @@ func TestDocs(t *testing.T) {
 			if script == "" {
 				t.Fatal("no shell session in the page")
 			}
-			if tt.ports {
-				script = strings.NewReplacer("9100", freePort(t), "9101", freePort(t), "9090", freePort(t)).Replace(script)
-			}
-			dir := t.TempDir()
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, bash, "-euo", "pipefail", "-c", script)
-			cmd.Dir = dir
-			cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(binary)+string(os.PathListSeparator)+os.Getenv("PATH"))
-			// The session starts background processes; if it fails half-way
-			// they must not outlive the test, so it gets its own group.
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-			cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-			// A session that fails half-way leaves its background processes
-			// holding the output pipe: without a delay, Wait would wait for
-			// them forever and the cleanup below would never run.
-			cmd.WaitDelay = 10 * time.Second
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			err = cmd.Start()
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
-			if err := cmd.Wait(); err != nil {
-				t.Fatalf("the session in docs/%s fails: %v\n%s", tt.page, err, out.String())
+			// A port chosen free may be taken (by another test's client
+			// connection, say) before the page's server binds it: the
+			// session is then run again, on new ports.
+			var out string
+			for attempt := 1; ; attempt++ {
+				var logs string
+				out, logs, err = runSession(t, need(t, "bash"), script, tt.ports)
+				if err == nil {
+					break
+				}
+				if tt.ports && attempt < 3 && strings.Contains(out+logs, "address already in use") {
+					t.Logf("attempt %d: a port was taken before the page's server bound it; again on new ports", attempt)
+					continue
+				}
+				t.Fatalf("the session in docs/%s fails: %v\n%s\nlog files of the session:\n%s", tt.page, err, out, logs)
 			}
 			for _, w := range tt.want {
-				if !strings.Contains(out.String(), w) {
-					t.Errorf("the session's output lacks %q:\n%s", w, out.String())
+				if !strings.Contains(out, w) {
+					t.Errorf("the session's output lacks %q:\n%s", w, out)
 				}
 			}
 		})
 	}
+}
+
+// runSession runs a page's shell session in a new directory, with free
+// ports for 9100, 9101 and 9090 when ports is set, and returns its output
+// and the *.log files it wrote, each under its name.
+func runSession(t *testing.T, bash, script string, ports bool) (out, logs string, err error) {
+	t.Helper()
+	if ports {
+		p := freePorts(t, 3)
+		script = strings.NewReplacer("9100", p[0], "9101", p[1], "9090", p[2]).Replace(script)
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bash, "-euo", "pipefail", "-c", script)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(binary)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	// The session starts background processes; if it fails half-way they
+	// must not outlive the test, so it gets its own group.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	// A session that fails half-way leaves its background processes
+	// holding the output pipe: without a delay, Wait would wait for them
+	// forever and the cleanup below would never run.
+	cmd.WaitDelay = 10 * time.Second
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	err = cmd.Wait()
+	if err != nil {
+		// Whatever the session's servers said, for the failure message.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		files, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+		var b strings.Builder
+		for _, f := range files {
+			data, _ := os.ReadFile(f)
+			fmt.Fprintf(&b, "== %s\n%s\n", filepath.Base(f), data)
+		}
+		logs = b.String()
+	}
+	return buf.String(), logs, err
 }
