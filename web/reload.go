@@ -186,7 +186,6 @@ func (g *Guard) run(how trigger, cfg *config.Config, state *scan) error {
 		next.limiter = prev.limiter
 	}
 	g.publish(next)
-	g.metrics.reloaded(reloadSuccess)
 	attrs := []any{"file", file}
 	switch {
 	case prev.tls == nil && next.tls != nil:
@@ -194,7 +193,10 @@ func (g *Guard) run(how trigger, cfg *config.Config, state *scan) error {
 	case prev.tls != nil && next.tls == nil:
 		attrs = append(attrs, "tls", "switched off for new connections")
 	}
+	// The line before the counter, so that whatever waits on the counter
+	// finds the line.
 	g.logger.Info("web config reloaded", attrs...)
+	g.metrics.reloaded(reloadSuccess)
 	return nil
 }
 

@@ -963,6 +963,8 @@ func TestHotReloadTLSOnLive(t *testing.T) {
 	if got := e.status(reloadClient{}); got != 0 {
 		t.Errorf("TLS client without certificate: status %d, want a refused handshake", got)
 	}
+	// The new snapshot serves a moment before the reload's line is written.
+	watchEventually(t, "the reload's log line", func() bool { return len(e.logs.find("web config reloaded")) > 0 })
 	if l := e.logs.find("web config reloaded"); len(l) != 1 || !strings.Contains(l[0].attrs["tls"], "switched on") {
 		t.Errorf("reload log lines %+v, want one saying TLS switched on", l)
 	}
